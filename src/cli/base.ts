@@ -1,0 +1,27 @@
+/** Shared flags and error handling of every `mae` command. */
+import { Command, Flags } from '@oclif/core';
+import { BACKEND_CHOICES } from '../runtime/backend';
+
+export abstract class MaeCommand extends Command {
+  static enableJsonFlag = true;
+
+  /** Errors become one line on stderr and exit code 1 (2 for usage errors), never a stack trace. */
+  async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    const code = err.oclif?.exit ?? err.exitCode ?? 1;
+    if (code === 0) return;
+    const msg = (err.message || String(err)).split('\n')[0].replace(/^Error: /, '');
+    if (process.env.MAE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ error: msg }) + '\n');
+    process.stderr.write(`mae: ${msg}\n`);
+    process.exit(typeof code === 'number' ? code : 1);
+  }
+}
+
+export const backendFlag = Flags.string({
+  description: 'TensorFlow.js backend (default: MAE_BACKEND, else auto: tfjs-node-gpu, tfjs-node, wasm, cpu)',
+  options: BACKEND_CHOICES as string[],
+});
+
+export const modelFlag = Flags.string({
+  description: 'model folder (default: the shipped models/default)',
+});

@@ -1,0 +1,199 @@
+/**
+ * Building blocks of the MAE with gradients written for the wasm backend.
+ *
+ * tfjs's default matMul gradient calls matMul with transposeA/transposeB, which the
+ * wasm backend runs 10 to 20 times slower than a plain matMul, and tf.gather's gradient
+ * needs UnsortedSegmentSum, which wasm lacks. These ops transpose explicitly (a cheap
+ * memory copy) and scatter instead, so a training step runs only fast kernels.
+ * `setFastGradients(false)` switches back to tfjs's default gradients (for the benchmark
+ * and the equivalence tests).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's CommonJS bundle ships no gradient definitions; the union package registers
+// them (into tfjs-core's global registry) when loaded.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+require('@tensorflow/tfjs');
+
+let fast = true;
+
+/** Chooses the explicit-transpose gradients (true, default) or tfjs's defaults (false). */
+export function setFastGradients(on: boolean): void {
+  fast = on;
+}
+
+export function fastGradients(): boolean {
+  return fast;
+}
+
+// tf.customGrad's typing wants every argument to be a Tensor; the save function comes last.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyFn = (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.Tensor[] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const customGrad = (f: AnyFn) => tf.customGrad(f as any) as (...args: tf.Tensor[]) => tf.Tensor;
+
+function t2(x: tf.Tensor): tf.Tensor2D {
+  return tf.transpose(x as tf.Tensor2D) as tf.Tensor2D;
+}
+
+function t3(x: tf.Tensor): tf.Tensor3D {
+  return tf.transpose(x as tf.Tensor3D, [0, 2, 1]) as tf.Tensor3D;
+}
+
+const matMul2dFast = customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor2D;
+      const [sa, sb] = saved;
+      return [tf.matMul(g, t2(sb)), tf.matMul(t2(sa), g)];
+    },
+  };
+});
+
+const bmmFast = customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor3D;
+      const [sa, sb] = saved;
+      return [tf.matMul(g, t3(sb)), tf.matMul(t3(sa), g)];
+    },
+  };
+});
+
+/** 2-D matrix product a [m, k] @ b [k, n]. */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return (fast ? matMul2dFast(a, b) : tf.matMul(a, b)) as tf.Tensor2D;
+}
+
+/** Batched product a [B, m, k] @ b [B, k, n]. */
+export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return (fast ? bmmFast(a, b) : tf.matMul(a, b)) as tf.Tensor3D;
+}
+
+/** Batched a [B, m, k] @ b^T where b is [B, n, k]. */
+export function bmmTransB(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  return fast ? (bmmFast(a, t3(b)) as tf.Tensor3D) : tf.matMul(a, b, false, true);
+}
+
+/** Linear layer over the last axis: x [..., in] @ w [in, out] + b [out]. */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const inDim = x.shape[x.shape.length - 1];
+  const outDim = w.shape[1] as number;
+  const x2 = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+  let y: tf.Tensor = matMul2d(x2, w as tf.Tensor2D);
+  if (b) y = tf.add(y, b);
+  return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+}
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+const geluFast = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [sx] = saved;
+      const c = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, SQRT1_2))));
+      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))));
+      return [tf.mul(dy as tf.Tensor, tf.add(c, tf.mul(sx, pdf)))];
+    },
+  };
+});
+
+/** Exact (erf) GELU, as torch.nn.GELU. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fast) return geluFast(x);
+  return tf.mul(x, tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))));
+}
+
+const LN_EPS = 1e-6;
+
+const layerNormFast = customGrad((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+  const axis = x.shape.length - 1;
+  const { mean, variance } = tf.moments(x, axis, true);
+  const rstd = tf.rsqrt(tf.add(variance, LN_EPS));
+  const xhat = tf.mul(tf.sub(x, mean), rstd);
+  save([xhat, rstd, gamma]);
+  return {
+    value: tf.add(tf.mul(xhat, gamma), beta),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor;
+      const [sx, sr, sg] = saved;
+      const lead = g.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const dg = tf.sum(tf.reshape(tf.mul(g, sx), [lead, -1]), 0);
+      const db = tf.sum(tf.reshape(g, [lead, -1]), 0);
+      const gx = tf.mul(g, sg);
+      const m1 = tf.mean(gx, axis, true);
+      const m2 = tf.mean(tf.mul(gx, sx), axis, true);
+      const dx = tf.mul(sr, tf.sub(tf.sub(gx, m1), tf.mul(sx, m2)));
+      return [dx, dg, db];
+    },
+  };
+});
+
+/** LayerNorm over the last axis with eps 1e-6 (as the reference's partial(nn.LayerNorm, eps=1e-6)). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+  if (fast) return layerNormFast(x, gamma, beta);
+  const axis = x.shape.length - 1;
+  const { mean, variance } = tf.moments(x, axis, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS))), gamma), beta);
+}
+
+/**
+ * Rows of x [N, D] at `indices` (each index at most once). Forward is tf.gather; the
+ * gradient scatters the rows back with scatterND (defined on every backend), instead of
+ * tf.gather's UnsortedSegmentSum gradient, which wasm lacks. With fast gradients off it
+ * selects by a one-hot matMul, the portable way with tfjs's own gradients.
+ */
+export function gatherRows(x: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
+  if (!fast) {
+    const oneHot = tf.cast(tf.oneHot(indices, x.shape[0]), 'float32') as tf.Tensor2D;
+    return tf.matMul(oneHot, x);
+  }
+  return gatherRowsFast(x, indices) as tf.Tensor2D;
+}
+
+const gatherRowsFast = customGrad((x: tf.Tensor, indices: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([indices]);
+  const n = x.shape[0];
+  return {
+    value: tf.gather(x, indices as tf.Tensor1D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [idx] = saved;
+      const g = dy as tf.Tensor2D;
+      const dx = tf.scatterND(tf.reshape(idx, [-1, 1]), g, [n, g.shape[1]]);
+      return [dx, tf.zerosLike(idx)];
+    },
+  };
+});
+
+/**
+ * Places the rows of x [N, D] at `indices` (each at most once) of a zero matrix
+ * [rows, D]. Its gradient is gatherRows. Used to build token sequences (cls token plus
+ * visible tokens, visible tokens plus mask tokens) without concat and tile, whose
+ * gradients (strided slices) are slow on wasm.
+ */
+export function scatterRows(x: tf.Tensor2D, indices: tf.Tensor1D, rows: number): tf.Tensor2D {
+  if (!fast) {
+    const oneHotT = tf.transpose(tf.cast(tf.oneHot(indices, rows), 'float32')) as tf.Tensor2D;
+    return tf.matMul(oneHotT, x);
+  }
+  return scatterRowsFast(x, indices, tf.scalar(rows, 'int32')) as tf.Tensor2D;
+}
+
+const scatterRowsFast = customGrad((x: tf.Tensor, indices: tf.Tensor, rowsT: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([indices]);
+  const rows = rowsT.dataSync()[0];
+  return {
+    value: tf.scatterND(tf.reshape(indices, [-1, 1]), x, [rows, x.shape[1] as number]),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [idx] = saved;
+      return [tf.gather(dy as tf.Tensor, idx as tf.Tensor1D), tf.zerosLike(idx), tf.zerosLike(rowsT)];
+    },
+  };
+});

@@ -1,0 +1,197 @@
+/**
+ * Training data: every image decoded once into memory, random crops with horizontal
+ * flips, and batches that mix the three uses of the model (see docs/MODEL.md):
+ *  - rebuild: clean visible patches, a random or blob-shaped mask at ratios 0.5 to 0.875,
+ *    loss on the removed patches (the reference objective; codec and inpainting);
+ *  - denoise: Gaussian noise on the input (sigma 0 to 55 per sample), ratio 0 or 0.5,
+ *    clean target for every patch (loss on all patches).
+ */
+import { MaeConfig, patchDim } from '../model/config';
+import { lenKeepFor, SampleMask } from '../model/masking';
+import { argsort } from '../model/masking';
+import { harmonicFill } from '../image/fill';
+import { cropResize, listImages, readRgb, RgbImage } from '../image/io';
+import { patchify, pixelKnownMask } from '../image/patchify';
+import { Rng } from '../util/rng';
+
+export interface Dataset {
+  train: RgbImage[];
+  val: RgbImage[];
+  trainNames: string[];
+  valNames: string[];
+}
+
+/** Loads a folder; every `valEvery`-th image (by sorted name) is held out for validation. */
+export async function loadDataset(dir: string, valEvery = 20, onProgress?: (done: number, total: number) => void): Promise<Dataset> {
+  const files = listImages(dir);
+  if (files.length < 2) throw new Error(`need at least 2 images in ${dir}, found ${files.length}`);
+  const ds: Dataset = { train: [], val: [], trainNames: [], valNames: [] };
+  for (let i = 0; i < files.length; i++) {
+    const img = await readRgb(files[i]);
+    if (i % valEvery === valEvery - 1) {
+      ds.val.push(img);
+      ds.valNames.push(files[i]);
+    } else {
+      ds.train.push(img);
+      ds.trainNames.push(files[i]);
+    }
+    onProgress?.(i + 1, files.length);
+  }
+  return ds;
+}
+
+export type TaskKind = 'rebuild' | 'denoise';
+
+export interface TrainBatch {
+  batch: number;
+  rows: number;
+  cols: number;
+  lenKeep: number;
+  kind: TaskKind;
+  input: Float32Array;
+  target: Float32Array;
+  hint: Float32Array;
+  keep: Int32Array;
+  restore: Int32Array;
+  removed: Float32Array;
+  weights: Float32Array;
+}
+
+export interface BatchSpec {
+  kind: TaskKind;
+  ratio: number;
+  /** Per-sample noise sigma on the 0..255 scale (denoise). */
+  sigma?: (rng: Rng) => number;
+  blobShare?: number;
+}
+
+/** The training mixture: 30% denoise batches, 70% rebuild batches. */
+export function sampleSpec(rng: Rng): BatchSpec {
+  if (rng.next() < 0.3) {
+    return { kind: 'denoise', ratio: rng.next() < 0.5 ? 0 : 0.5, sigma: (r) => (r.next() < 0.15 ? 0 : r.uniform(5, 55)) };
+  }
+  const ratios = [0.5, 0.625, 0.75, 0.75, 0.875];
+  return { kind: 'rebuild', ratio: ratios[rng.int(ratios.length)], blobShare: 0.3 };
+}
+
+function blobMask(rows: number, cols: number, lenKeep: number, rng: Rng): SampleMask {
+  const cy = rng.uniform(0, rows);
+  const cx = rng.uniform(0, cols);
+  const sx = rng.uniform(0.5, 2);
+  const L = rows * cols;
+  const noise = new Float64Array(L);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) noise[r * cols + c] = -Math.hypot((r + 0.5 - cy) * sx, (c + 0.5 - cx) / sx) + rng.uniform(0, 1.5);
+  const shuffle = argsort(noise);
+  const restore = new Int32Array(L);
+  for (let i = 0; i < L; i++) restore[shuffle[i]] = i;
+  const removed = new Uint8Array(L);
+  for (let i = lenKeep; i < L; i++) removed[shuffle[i]] = 1;
+  return { keep: shuffle.slice(0, lenKeep), restore, removed };
+}
+
+function randomMaskK(L: number, lenKeep: number, rng: Rng): SampleMask {
+  const noise = new Float64Array(L);
+  for (let i = 0; i < L; i++) noise[i] = rng.next();
+  const shuffle = argsort(noise);
+  const restore = new Int32Array(L);
+  for (let i = 0; i < L; i++) restore[shuffle[i]] = i;
+  const removed = new Uint8Array(L);
+  for (let i = lenKeep; i < L; i++) removed[shuffle[i]] = 1;
+  return { keep: shuffle.slice(0, lenKeep), restore, removed };
+}
+
+/** A random crop: side 1 to 1.5 times the window (mostly native scale), aspect 3/4 to 4/3, flipped half the time. */
+export function randomCrop(img: RgbImage, size: number, rng: Rng, out?: Float32Array): Float32Array {
+  const scale = rng.uniform(1, 1.5);
+  const aspect = Math.exp(rng.uniform(Math.log(3 / 4), Math.log(4 / 3)));
+  let w = size * scale * Math.sqrt(aspect);
+  let h = size * scale / Math.sqrt(aspect);
+  w = Math.min(w, img.width);
+  h = Math.min(h, img.height);
+  const x0 = rng.uniform(0, img.width - w);
+  const y0 = rng.uniform(0, img.height - h);
+  return cropResize(img, x0, y0, w, h, size, size, rng.next() < 0.5, out);
+}
+
+/** Builds a batch of `B` samples from `images` following `spec`. */
+export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: BatchSpec, rng: Rng): TrainBatch {
+  const S = c.windowSize;
+  const p = c.patchSize;
+  const rows = S / p;
+  const cols = S / p;
+  const L = rows * cols;
+  const P = patchDim(c);
+  const lenKeep = lenKeepFor(L, spec.ratio);
+  const b: TrainBatch = {
+    batch: B,
+    rows,
+    cols,
+    lenKeep,
+    kind: spec.kind,
+    input: new Float32Array(B * L * P),
+    target: new Float32Array(B * L * P),
+    hint: new Float32Array(B * L * P),
+    keep: new Int32Array(B * lenKeep),
+    restore: new Int32Array(B * L),
+    removed: new Float32Array(B * L),
+    weights: new Float32Array(B * L),
+  };
+  const crop = new Float32Array(S * S * 3);
+  for (let i = 0; i < B; i++) {
+    randomCrop(images[rng.int(images.length)], S, rng, crop);
+    b.target.set(patchify(crop, S, S, 3, p), i * L * P);
+    let noisy = crop;
+    if (spec.sigma) {
+      const s = spec.sigma(rng) / 255;
+      if (s > 0) {
+        noisy = new Float32Array(crop.length);
+        for (let j = 0; j < crop.length; j++) noisy[j] = crop[j] + s * rng.normal();
+      }
+    }
+    b.input.set(noisy === crop ? b.target.subarray(i * L * P, (i + 1) * L * P) : patchify(noisy, S, S, 3, p), i * L * P);
+    const m = spec.blobShare && rng.next() < spec.blobShare ? blobMask(rows, cols, lenKeep, rng) : randomMaskK(L, lenKeep, rng);
+    b.keep.set(m.keep, i * lenKeep);
+    b.restore.set(m.restore, i * L);
+    for (let l = 0; l < L; l++) {
+      b.removed[i * L + l] = m.removed[l];
+      b.weights[i * L + l] = spec.kind === 'denoise' ? 1 : m.removed[l];
+    }
+    if (lenKeep < L) {
+      const known = pixelKnownMask(m.removed, rows, cols, p);
+      const filled = harmonicFill(noisy, S, S, 3, known, { iterations: 20 });
+      b.hint.set(patchify(filled, S, S, 3, p), i * L * P);
+    }
+  }
+  rng.sync();
+  return b;
+}
+
+/** Splits a batch into `parts` nearly equal sub-batches (for the worker threads). */
+export function splitBatch(b: TrainBatch, parts: number): TrainBatch[] {
+  const out: TrainBatch[] = [];
+  const L = b.rows * b.cols;
+  const P = b.input.length / (b.batch * L);
+  let start = 0;
+  for (let k = 0; k < parts; k++) {
+    const n = Math.floor(b.batch / parts) + (k < b.batch % parts ? 1 : 0);
+    if (n === 0) continue;
+    const s = start;
+    const e = start + n;
+    out.push({
+      batch: n,
+      rows: b.rows,
+      cols: b.cols,
+      lenKeep: b.lenKeep,
+      kind: b.kind,
+      input: b.input.slice(s * L * P, e * L * P),
+      target: b.target.slice(s * L * P, e * L * P),
+      hint: b.hint.slice(s * L * P, e * L * P),
+      keep: b.keep.slice(s * b.lenKeep, e * b.lenKeep),
+      restore: b.restore.slice(s * L, e * L),
+      removed: b.removed.slice(s * L, e * L),
+      weights: b.weights.slice(s * L, e * L),
+    });
+    start = e;
+  }
+  return out;
+}
