@@ -37,6 +37,11 @@ export async function loadDataset(dir: string, valEvery = 20, onProgress?: (done
     }
     onProgress?.(i + 1, files.length);
   }
+  if (ds.val.length === 0) {
+    // Small folders: hold out the last image.
+    ds.val.push(ds.train.pop()!);
+    ds.valNames.push(ds.trainNames.pop()!);
+  }
   return ds;
 }
 

@@ -39,6 +39,8 @@ export interface TrainOptions {
   valSamples: number;
   /** Stop after this many seconds (checkpoint kept; --resume continues). */
   maxSeconds?: number;
+  /** Stop (with a checkpoint) once this step is reached; the schedule still spans `steps`. */
+  stopAtStep?: number;
   onProgress?: (p: TrainProgress) => void;
   onLog?: (line: string) => void;
 }
@@ -319,7 +321,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       steps,
       samples,
       wallSeconds: wallBefore + (Date.now() - t0) / 1000,
-      rng: rng.state(),
+      rng: rngAtNext,
       modelId: id,
       options: { batchSize: o.batchSize, baseLr: o.baseLr, warmupSteps: o.warmupSteps, minLr: o.minLr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed },
     };
@@ -343,10 +345,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   process.on('SIGTERM', onSig);
 
   const t0 = Date.now();
-  const startStep = step;
   const startSamples = samples;
   let lossAvg = NaN;
   let lastVal: ValMetrics | null = null;
+  // The RNG state from which the pending `next` batch was drawn: a checkpoint stores it, so
+  // that a resumed run draws exactly the batch this run would have used next.
+  let rngAtNext = rng.state();
   let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng);
   let modelId = '';
   try {
@@ -359,7 +363,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const parts = splitBatch(batch, nWorkers);
       const pending = Promise.all(parts.map((p, i) => pool.request(i, { type: 'step', batch: p })));
       // Prepare the next batch while the workers compute.
-      const rngBefore = rng.state();
+      rngAtNext = rng.state();
       next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng);
       const res = await pending;
       // Average the gradients (weighted by sub-batch size) into grads[0].
@@ -387,7 +391,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lossAvg = Number.isNaN(lossAvg) ? loss : 0.95 * lossAvg + 0.05 * loss;
       step += 1;
       samples += batch.batch;
-      void rngBefore;
       const el = (Date.now() - t0) / 1000;
       const ips = (samples - startSamples) / Math.max(el, 1e-3);
       o.onProgress?.({ step, steps, loss: lossAvg, lr, imagesPerSecond: ips, etaSeconds: ((steps - step) * o.batchSize) / Math.max(ips, 1e-6) });
@@ -401,6 +404,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       if (step % o.checkpointEvery === 0 || step === steps) modelId = checkpoint();
       if (o.maxSeconds && el > o.maxSeconds) stop = true;
+      if (o.stopAtStep && step >= o.stopAtStep) stop = true;
     }
     if (stop || !modelId) modelId = checkpoint();
   } finally {
@@ -420,7 +424,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     val: lastVal,
     stoppedEarly: step < steps,
   };
-  void startStep;
 }
 
 function unflatten(params: Float32Array, slots: Slot[]): Record<string, Float32Array> {

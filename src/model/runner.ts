@@ -1,0 +1,218 @@
+/**
+ * Whole-image inference: loads a model, pads the image to the patch grid, runs the MAE
+ * over overlapping windows of the training size (batched by visible-patch count), and
+ * blends the windows with weights that fall off towards their edges, so no seams show.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { MaeConfig, patchDim } from './config';
+import { BatchMask, decode, encode, Params, residualBase, toTensors } from './mae';
+import { loadModel, LoadedModel } from './weights';
+import { harmonicFill } from '../image/fill';
+import { RgbImage } from '../image/io';
+import { pixelKnownMask } from '../image/patchify';
+import { initBackend, BackendInfo } from '../runtime/backend';
+
+/** The model shipped with the package. */
+export function defaultModelDir(): string {
+  return path.resolve(__dirname, '..', '..', 'models', 'default');
+}
+
+export interface RunOptions {
+  /** Window stride in patches (default: half a window). */
+  stride?: number;
+  /** Windows per forward call. */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** An image on the model's scale: interleaved RGB floats in [-0.5, 0.5]. */
+export interface FloatImage {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+export function toFloat(img: RgbImage): FloatImage {
+  const d = new Float32Array(img.data.length);
+  for (let i = 0; i < d.length; i++) d[i] = img.data[i] / 255 - 0.5;
+  return { width: img.width, height: img.height, data: d };
+}
+
+export function toRgb(img: FloatImage): RgbImage {
+  const d = new Uint8Array(img.data.length);
+  for (let i = 0; i < d.length; i++) d[i] = Math.max(0, Math.min(255, Math.round((img.data[i] + 0.5) * 255)));
+  return { width: img.width, height: img.height, data: d };
+}
+
+/** Pads by edge replication to width and height multiples of `m` and at least `min`. */
+export function padImage(img: FloatImage, m: number, min: number): FloatImage {
+  const W = Math.max(min, Math.ceil(img.width / m) * m);
+  const H = Math.max(min, Math.ceil(img.height / m) * m);
+  if (W === img.width && H === img.height) return img;
+  const d = new Float32Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.min(y, img.height - 1);
+    for (let x = 0; x < W; x++) {
+      const sx = Math.min(x, img.width - 1);
+      const s = (sy * img.width + sx) * 3;
+      const o = (y * W + x) * 3;
+      d[o] = img.data[s];
+      d[o + 1] = img.data[s + 1];
+      d[o + 2] = img.data[s + 2];
+    }
+  }
+  return { width: W, height: H, data: d };
+}
+
+export function cropImage(img: FloatImage, width: number, height: number): FloatImage {
+  if (img.width === width && img.height === height) return img;
+  const d = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) d.set(img.data.subarray(y * img.width * 3, (y * img.width + width) * 3), y * width * 3);
+  return { width, height, data: d };
+}
+
+function starts(n: number, win: number, stride: number): number[] {
+  if (n <= win) return [0];
+  const out: number[] = [];
+  for (let s = 0; s + win < n; s += stride) out.push(s);
+  out.push(n - win);
+  return [...new Set(out)];
+}
+
+export class MaeRunner {
+  readonly params: Params;
+  private constructor(
+    readonly model: LoadedModel,
+    readonly backend: BackendInfo,
+  ) {
+    this.params = toTensors(model.config, model.values);
+  }
+
+  get config(): MaeConfig {
+    return this.model.config;
+  }
+
+  get modelId(): string {
+    return this.model.modelId;
+  }
+
+  static async load(modelDir?: string, backend?: string): Promise<MaeRunner> {
+    const dir = modelDir ?? defaultModelDir();
+    if (!modelDir && !fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`the default model is missing from ${dir}: reinstall mae-cli or pass --model`);
+    const info = await initBackend(backend);
+    return new MaeRunner(loadModel(dir), info);
+  }
+
+  /**
+   * Rebuilds the patches flagged in `removed` (patch grid of the padded image, row-major)
+   * from the others; with no patch removed, returns the model's clean estimate of every
+   * patch (denoising). `input` must already be padded to the patch grid. `hint` is the
+   * interpolation of removed pixels (computed from `input` when omitted).
+   */
+  run(input: FloatImage, removed: Uint8Array, opts: RunOptions = {}, hintImage?: FloatImage): FloatImage {
+    const c = this.config;
+    const p = c.patchSize;
+    const W = input.width;
+    const H = input.height;
+    if (W % p || H % p) throw new Error(`image ${W}x${H} is not padded to the patch size ${p}`);
+    const cols = W / p;
+    const rows = H / p;
+    if (removed.length !== rows * cols) throw new Error(`mask has ${removed.length} patches, the image has ${rows * cols}`);
+    const win = c.windowSize / p;
+    if (rows < win || cols < win) throw new Error(`image ${W}x${H} is smaller than the model window ${c.windowSize}`);
+    const anyRemoved = removed.some((v) => v);
+    const hint = hintImage ?? (anyRemoved ? { width: W, height: H, data: harmonicFill(input.data, W, H, 3, pixelKnownMask(removed, rows, cols, p)) } : input);
+    const stride = Math.max(1, Math.min(win, opts.stride ?? Math.floor(win / 2)));
+    const ys = starts(rows, win, stride);
+    const xs = starts(cols, win, stride);
+    // Blend weights: a separable tent that is highest at the window centre.
+    const S = c.windowSize;
+    const ramp = new Float32Array(S);
+    for (let i = 0; i < S; i++) ramp[i] = Math.min(i + 0.5, S - i - 0.5) / (S / 2) + 1e-3;
+    const acc = new Float32Array(W * H * 3);
+    const wsum = new Float32Array(W * H);
+    const P = patchDim(c);
+    const L = win * win;
+    interface Win {
+      y: number;
+      x: number;
+      removed: Uint8Array;
+      keep: number[];
+    }
+    const groups = new Map<number, Win[]>();
+    let total = 0;
+    for (const y of ys)
+      for (const x of xs) {
+        const rm = new Uint8Array(L);
+        const keep: number[] = [];
+        for (let r = 0; r < win; r++) for (let q = 0; q < win; q++) (rm[r * win + q] = removed[(y + r) * cols + x + q]) ? 0 : keep.push(r * win + q);
+        const list = groups.get(keep.length) ?? [];
+        list.push({ y, x, removed: rm, keep });
+        groups.set(keep.length, list);
+        total++;
+      }
+    const bs = Math.max(1, opts.batchSize ?? 8);
+    let done = 0;
+    const extract = (img: Float32Array, w: Win, out: Float32Array, off: number) => {
+      for (let r = 0; r < win; r++)
+        for (let q = 0; q < win; q++)
+          for (let yy = 0; yy < p; yy++) {
+            const src = (((w.y + r) * p + yy) * W + (w.x + q) * p) * 3;
+            out.set(img.subarray(src, src + p * 3), off + (r * win + q) * P + yy * p * 3);
+          }
+    };
+    for (const [K, wins] of groups) {
+      for (let i = 0; i < wins.length; i += bs) {
+        const chunk = wins.slice(i, i + bs);
+        const B = chunk.length;
+        let out: Float32Array;
+        if (K === 0) {
+          // Nothing visible in the window: the interpolation is all there is.
+          out = new Float32Array(B * L * P);
+          chunk.forEach((w, b) => extract(hint.data, w, out, b * L * P));
+        } else {
+          const xin = new Float32Array(B * L * P);
+          const hin = new Float32Array(B * L * P);
+          const mask: BatchMask = { batch: B, numPatches: L, lenKeep: K, keep: new Int32Array(B * K), restore: new Int32Array(B * L), removed: new Float32Array(B * L) };
+          chunk.forEach((w, b) => {
+            extract(input.data, w, xin, b * L * P);
+            extract(hint.data, w, hin, b * L * P);
+            const order = [...w.keep, ...Array.from({ length: L }, (_, j) => j).filter((j) => w.removed[j])];
+            order.forEach((j, pos) => (mask.restore[b * L + j] = pos));
+            mask.keep.set(w.keep, b * K);
+            for (let j = 0; j < L; j++) mask.removed[b * L + j] = w.removed[j];
+          });
+          out = tf.tidy(() => {
+            const xt = tf.tensor3d(xin, [B, L, P]);
+            const ht = tf.tensor3d(hin, [B, L, P]);
+            const grid = { rows: win, cols: win };
+            const latent = encode(this.params, c, xt, grid, mask);
+            return decode(this.params, c, latent, grid, mask, ht, residualBase(c, xt, ht, mask));
+          }).dataSync() as Float32Array;
+        }
+        chunk.forEach((w, b) => {
+          for (let r = 0; r < win; r++)
+            for (let q = 0; q < win; q++)
+              for (let yy = 0; yy < p; yy++)
+                for (let xx = 0; xx < p; xx++) {
+                  const py = r * p + yy;
+                  const px = q * p + xx;
+                  const wt = ramp[py] * ramp[px];
+                  const gi = ((w.y * p + py) * W + w.x * p + px);
+                  const o = b * L * P + (r * win + q) * P + (yy * p + xx) * 3;
+                  acc[gi * 3] += wt * out[o];
+                  acc[gi * 3 + 1] += wt * out[o + 1];
+                  acc[gi * 3 + 2] += wt * out[o + 2];
+                  wsum[gi] += wt;
+                }
+        });
+        done += B;
+        opts.onProgress?.(done, total);
+      }
+    }
+    for (let i = 0; i < W * H; i++) for (let k = 0; k < 3; k++) acc[i * 3 + k] /= wsum[i];
+    return { width: W, height: H, data: acc };
+  }
+}

@@ -1,0 +1,81 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { DEFAULT_TRAIN, learningRate, train, TrainOptions } from '../src/train/trainer';
+import { loadModel } from '../src/model/weights';
+import { Rng } from '../src/util/rng';
+
+const tiny = { patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 32 };
+
+let root: string;
+let data: string;
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-train-'));
+  data = path.join(root, 'images');
+  fs.mkdirSync(data);
+  const rng = new Rng(1);
+  for (let i = 0; i < 6; i++) {
+    const w = 80 + 8 * i;
+    const h = 64;
+    const px = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) px[(y * w + x) * 3 + c] = Math.round(128 + 100 * Math.sin((x * (c + 1)) / 7 + y / 5 + i) + 20 * rng.normal()) & 255;
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(data, `img${i}.png`));
+  }
+});
+
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const base = (out: string): TrainOptions => ({
+  ...DEFAULT_TRAIN,
+  data,
+  out,
+  steps: 4,
+  batchSize: 4,
+  workers: 1,
+  warmupSteps: 1,
+  evalEvery: 2,
+  checkpointEvery: 2,
+  valSamples: 4,
+  config: tiny,
+  backend: 'cpu',
+});
+
+describe('learning-rate schedule', () => {
+  it('warms up linearly, then follows a half-cycle cosine', () => {
+    const o = { baseLr: 1e-3, batchSize: 256, warmupSteps: 10, steps: 110, minLr: 0 };
+    expect(learningRate(0, o)).toBeCloseTo(1e-4, 10);
+    expect(learningRate(9, o)).toBeCloseTo(1e-3, 10);
+    expect(learningRate(60, o)).toBeCloseTo(0.5e-3, 10);
+    expect(learningRate(110, o)).toBeCloseTo(0, 10);
+  });
+});
+
+describe('mae train', () => {
+  it('writes a model, a CSV log and a curve, and resumes exactly', async () => {
+    const straight = path.join(root, 'straight');
+    const r1 = await train(base(straight));
+    expect(r1.step).toBe(4);
+    const csv = fs.readFileSync(path.join(straight, 'train.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toMatch(/^step,wall_s,samples,lr,train_loss/);
+    expect(csv.length).toBe(1 + 3); // step 0, 2 and 4
+    expect(fs.readFileSync(path.join(straight, 'train-curve.svg'), 'utf8')).toMatch(/^<svg/);
+    const m1 = loadModel(straight);
+    expect(m1.training.steps).toBe(4);
+
+    const split = path.join(root, 'split');
+    const r2 = await train({ ...base(split), stopAtStep: 2 });
+    expect(r2.step).toBe(2);
+    expect(r2.stoppedEarly).toBe(true);
+    const r3 = await train({ ...base(split), resume: true });
+    expect(r3.step).toBe(4);
+    const m2 = loadModel(split);
+    for (const name of Object.keys(m1.values)) expect(Buffer.from(m2.values[name].buffer).equals(Buffer.from(m1.values[name].buffer))).toBe(true);
+    expect(m2.modelId).toBe(m1.modelId);
+  });
+
+  it('refuses to resume where there is no checkpoint', async () => {
+    await expect(train({ ...base(path.join(root, 'none')), resume: true })).rejects.toThrow(/nothing to resume/);
+  });
+});
