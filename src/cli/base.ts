@@ -9,7 +9,13 @@ export abstract class MaeCommand extends Command {
   async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     const code = err.oclif?.exit ?? err.exitCode ?? 1;
     if (code === 0) return;
-    const msg = (err.message || String(err)).split('\n')[0].replace(/^Error: /, '');
+    // oclif's parse errors span lines ("Missing 1 required arg:\nfile ...\nSee more help with --help"): fold them into one.
+    const msg = (err.message || String(err))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ')
+      .replace(/^Error: /, '');
     if (process.env.MAE_DEBUG) process.stderr.write(`${err.stack}\n`);
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ error: msg }) + '\n');
     process.stderr.write(`mae: ${msg}\n`);
