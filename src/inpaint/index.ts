@@ -1,0 +1,217 @@
+/**
+ * Inpainting with the MAE. The pixels under the mask are unknown and never read: they are
+ * blanked first, the interpolation hint is a harmonic fill from the known pixels (at the
+ * pixel level, so the known pixels of a patch that a hole only touches still inform it),
+ * every patch touched by a hole is rebuilt by the model from the other patches, the known
+ * pixels are copied to the output unchanged, and the seam is blended.
+ *
+ * Large holes can be filled progressively: the patches nearest the known pixels first, then
+ * the model runs again with those treated as visible, working inwards.
+ */
+import { harmonicFill } from '../image/fill';
+import { RgbImage } from '../image/io';
+import { MaeConfig } from '../model/config';
+import { cropImage, FloatImage, padImage } from '../model/runner';
+import { blendSeam, SeamInput, SeamMode } from './seam';
+
+/** What inpainting needs of a MaeRunner. */
+export interface InpaintRunner {
+  readonly config: MaeConfig;
+  run(input: FloatImage, removed: Uint8Array, opts?: { stride?: number; batchSize?: number; onProgress?: (done: number, total: number) => void }, hint?: FloatImage): FloatImage;
+}
+
+export interface InpaintOptions {
+  /** Window stride in patches (runner default: half a window). */
+  stride?: number;
+  batchSize?: number;
+  /** Fill the hole in rings of `ringPatches` patches from its border inwards, one model run per ring. */
+  progressive?: boolean;
+  ringPatches?: number;
+  /** At most this many model runs; the last fills everything left. */
+  maxPasses?: number;
+  seam?: SeamMode;
+  /** Width (pixels) of the seam blend. */
+  seamPixels?: number;
+  onProgress?: (done: number, total: number, pass: number, passes: number) => void;
+}
+
+/** Defaults chosen on held-out training images (see the inpainting notes in the report). */
+export const INPAINT_DEFAULTS = { progressive: false, ringPatches: 2, maxPasses: 4, seam: 'offset' as SeamMode, seamPixels: 4 };
+
+export class InpaintError extends Error {}
+
+/** Number of pixels set in a hole mask. */
+export function countHoles(holes: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < holes.length; i++) if (holes[i]) n++;
+  return n;
+}
+
+/** Hole flags from a mask image: any non-zero colour channel marks a pixel to fill. */
+export function holesFromMask(mask: RgbImage): Uint8Array {
+  const holes = new Uint8Array(mask.width * mask.height);
+  for (let i = 0; i < holes.length; i++) holes[i] = mask.data[i * 3] || mask.data[i * 3 + 1] || mask.data[i * 3 + 2] ? 1 : 0;
+  return holes;
+}
+
+/** Fills the pixels where `holes[i]` is set (row-major, one flag per pixel); returns a new image. */
+export function inpaint(runner: InpaintRunner, img: RgbImage, holes: Uint8Array, opts: InpaintOptions = {}): RgbImage {
+  const out = new Uint8Array(img.data);
+  const o = { ...INPAINT_DEFAULTS, ...stripUndefined(opts) };
+  const r = rebuild(runner, img, holes, o);
+  if (!r) return { width: img.width, height: img.height, data: out };
+  const res = blendSeam(r, o.seam, o.seamPixels);
+  for (let i = 0; i < holes.length; i++)
+    if (holes[i]) for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.max(0, Math.min(255, Math.round((res[i * 3 + c] + 0.5) * 255)));
+  return { width: img.width, height: img.height, data: out };
+}
+
+/**
+ * The model part of inpaint(), before the seam blend: the known pixels on the model's scale,
+ * the model output (hole pixels from the pass that filled them, known pixels from the first
+ * pass) and the harmonic hint. Null when there is no hole.
+ */
+export function rebuild(runner: InpaintRunner, img: RgbImage, holes: Uint8Array, opts: InpaintOptions = {}): SeamInput | null {
+  const { width: W, height: H } = img;
+  if (img.data.length !== W * H * 3) throw new InpaintError(`image data has ${img.data.length} bytes, expected ${W * H * 3} for ${W}x${H} RGB`);
+  if (holes.length !== W * H) throw new InpaintError(`mask has ${holes.length} pixels, the image has ${W * H}`);
+  if (countHoles(holes) === 0) return null;
+  const o = { ...INPAINT_DEFAULTS, ...stripUndefined(opts) };
+  // Known pixels on the model's scale; hole pixels blanked (never read).
+  const known = new Uint8Array(W * H);
+  const orig = new Float32Array(W * H * 3);
+  for (let i = 0; i < W * H; i++) {
+    if (holes[i]) continue;
+    known[i] = 1;
+    for (let c = 0; c < 3; c++) orig[i * 3 + c] = img.data[i * 3 + c] / 255 - 0.5;
+  }
+  const p = runner.config.patchSize;
+  const rings = o.progressive ? patchRings(known, W, H, p, Math.max(1, o.ringPatches)) : null;
+  const maxRing = rings ? rings.reduce((m, r) => (Number.isFinite(r) ? Math.max(m, r) : m), 0) : 0;
+  const passes = Math.max(1, Math.min(Math.max(1, o.maxPasses), maxRing));
+  const values = orig.slice();
+  const cur = known.slice();
+  const model = new Float32Array(W * H * 3);
+  let hint: Float32Array | null = null;
+  const cols = Math.ceil(W / p);
+  for (let pass = 1; pass <= passes; pass++) {
+    const run = runModel(runner, values, cur, W, H, {
+      stride: o.stride,
+      batchSize: o.batchSize,
+      onProgress: o.onProgress ? (d, t) => o.onProgress!(d, t, pass, passes) : undefined,
+    });
+    if (pass === 1) {
+      // The first run's output at the known pixels is what the seam blend compares with.
+      model.set(run.model);
+      hint = run.hint;
+    }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (cur[i]) continue;
+        if (pass < passes && rings![Math.floor(y / p) * cols + Math.floor(x / p)] > pass) continue;
+        cur[i] = 1;
+        for (let c = 0; c < 3; c++) values[i * 3 + c] = model[i * 3 + c] = run.model[i * 3 + c];
+      }
+  }
+  return { width: W, height: H, orig, model, hint: hint!, known };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Ring index of each patch of the (unpadded, ceil) patch grid: 0 for patches with no hole
+ * pixel, else ceil(d / ringPatches) where d is the 8-connected patch distance to the nearest
+ * hole-free patch (Infinity when there is none).
+ */
+export function patchRings(known: Uint8Array, W: number, H: number, p: number, ringPatches: number): Float64Array {
+  const cols = Math.ceil(W / p);
+  const rows = Math.ceil(H / p);
+  const d = new Float64Array(rows * cols).fill(Infinity);
+  const queue: number[] = [];
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (!known[y * W + x]) d[Math.floor(y / p) * cols + Math.floor(x / p)] = -1;
+  for (let i = 0; i < d.length; i++)
+    if (d[i] !== -1) {
+      d[i] = 0;
+      queue.push(i);
+    } else d[i] = Infinity;
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue[q];
+    const r = Math.floor(i / cols);
+    const c = i % cols;
+    for (let dr = -1; dr <= 1; dr++)
+      for (let dc = -1; dc <= 1; dc++) {
+        const rr = r + dr;
+        const cc = c + dc;
+        if (rr < 0 || cc < 0 || rr >= rows || cc >= cols) continue;
+        const j = rr * cols + cc;
+        if (d[j] > d[i] + 1) {
+          d[j] = d[i] + 1;
+          queue.push(j);
+        }
+      }
+  }
+  for (let i = 0; i < d.length; i++) d[i] = Math.ceil(d[i] / ringPatches);
+  return d;
+}
+
+/**
+ * One model run: the hint is the harmonic fill of `values` from the pixels flagged in
+ * `known`; the model runs on the part of the image around the unknown pixels (a window of
+ * context on each side) with every patch touching an unknown pixel removed. Returns the
+ * model output for the whole image (the hint outside that part) and the hint.
+ */
+function runModel(
+  runner: InpaintRunner,
+  values: Float32Array,
+  known: Uint8Array,
+  W: number,
+  H: number,
+  runOpts: { stride?: number; batchSize?: number; onProgress?: (d: number, t: number) => void },
+): { model: Float32Array; hint: Float32Array } {
+  const { patchSize: p, windowSize: S } = runner.config;
+  const hint = harmonicFill(values, W, H, 3, known);
+  let x0 = W;
+  let y0 = H;
+  let x1 = 0;
+  let y1 = 0;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++)
+      if (!known[y * W + x]) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x + 1);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y + 1);
+      }
+  const span = (a: number, b: number, n: number): [number, number] => {
+    let lo = Math.max(0, Math.floor((a - S) / p) * p);
+    let hi = Math.min(n, b + S);
+    if (hi - lo < S) {
+      hi = Math.min(n, lo + S);
+      lo = Math.max(0, Math.floor((hi - S) / p) * p);
+    }
+    return [lo, hi];
+  };
+  [x0, x1] = span(x0, x1, W);
+  [y0, y1] = span(y0, y1, H);
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const sub = new Float32Array(w * h * 3);
+  const subKnown = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    sub.set(hint.subarray(((y0 + y) * W + x0) * 3, ((y0 + y) * W + x1) * 3), y * w * 3);
+    subKnown.set(known.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
+  }
+  const padded = padImage({ width: w, height: h, data: sub }, p, S);
+  const cols = padded.width / p;
+  const rows = padded.height / p;
+  const removed = new Uint8Array(rows * cols);
+  for (let y = 0; y < padded.height; y++)
+    for (let x = 0; x < padded.width; x++) if (!subKnown[Math.min(y, h - 1) * w + Math.min(x, w - 1)]) removed[Math.floor(y / p) * cols + Math.floor(x / p)] = 1;
+  const res = cropImage(runner.run(padded, removed, runOpts, padded), w, h);
+  const model = hint.slice();
+  for (let y = 0; y < h; y++) model.set(res.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * W + x0) * 3);
+  return { model, hint };
+}

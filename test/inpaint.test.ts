@@ -1,0 +1,262 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { harmonicInpaint } from '../src/bench/inpaint';
+import { RgbImage } from '../src/image/io';
+import { holesFromMask, inpaint, InpaintOptions, patchRings } from '../src/inpaint';
+import { coverage, makeMask, MASK_KINDS, MaskKind } from '../src/inpaint/masks';
+import { distanceToKnown } from '../src/inpaint/seam';
+import { DEFAULT_CONFIG, MaeConfig, validateConfig } from '../src/model/config';
+import { initValues } from '../src/model/mae';
+import { MaeRunner } from '../src/model/runner';
+import { saveModel } from '../src/model/weights';
+import { Rng } from '../src/util/rng';
+
+const ROOT = path.resolve(__dirname, '..');
+
+const tinyConfig: MaeConfig = validateConfig({
+  ...DEFAULT_CONFIG,
+  patchSize: 8,
+  embedDim: 16,
+  depth: 1,
+  numHeads: 2,
+  decoderEmbedDim: 16,
+  decoderDepth: 1,
+  decoderNumHeads: 2,
+  windowSize: 64,
+  interpHint: true,
+});
+
+let tmp: string;
+/** Freshly initialised: the prediction head is zero, so the output is exactly the hint. */
+let identityDir: string;
+/** Random prediction head: the output depends on the visible patches. */
+let randomDir: string;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-inpaint-'));
+  identityDir = path.join(tmp, 'identity');
+  randomDir = path.join(tmp, 'random');
+  saveModel(identityDir, tinyConfig, initValues(tinyConfig, 1));
+  const values = initValues(tinyConfig, 2);
+  const rng = new Rng(3);
+  for (const k of ['decoder_pred.weight', 'decoder_pred.bias']) values[k] = values[k].map(() => 0.05 * rng.normal());
+  saveModel(randomDir, tinyConfig, values);
+});
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A smooth image with some texture, deterministic. */
+function testImage(width: number, height: number, seed = 1): RgbImage {
+  const rng = new Rng(seed);
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(128 + 80 * Math.sin((x + 7 * c) / 9) * Math.cos(y / 13) + 10 * rng.normal())));
+  return { width, height, data };
+}
+
+function withHoles(img: RgbImage, holes: Uint8Array, value: (i: number) => number): RgbImage {
+  const data = new Uint8Array(img.data);
+  for (let i = 0; i < holes.length; i++) if (holes[i]) for (let c = 0; c < 3; c++) data[i * 3 + c] = value(i * 3 + c);
+  return { ...img, data };
+}
+
+describe('mask generators', () => {
+  const sizes: [number, number][] = [
+    [481, 321],
+    [200, 150],
+    [97, 131],
+  ];
+
+  it.each(MASK_KINDS.map((k) => [k]))('%s is deterministic for a seed', (kind) => {
+    const a = makeMask(kind as MaskKind, 200, 150, 42);
+    expect(Buffer.from(makeMask(kind as MaskKind, 200, 150, 42)).equals(Buffer.from(a))).toBe(true);
+    expect(Buffer.from(makeMask(kind as MaskKind, 200, 150, 43)).equals(Buffer.from(a))).toBe(false);
+  });
+
+  it('patch masks cover their share (up to one 16-pixel square)', () => {
+    for (const [w, h] of sizes)
+      for (let seed = 0; seed < 5; seed++)
+        for (const [kind, share] of [
+          ['patches25', 0.25],
+          ['patches50', 0.5],
+        ] as [MaskKind, number][]) {
+          const cov = coverage(makeMask(kind, w, h, seed));
+          expect(cov).toBeGreaterThanOrEqual(share);
+          expect(cov).toBeLessThanOrEqual(share + 256 / (w * h) + 1e-9);
+        }
+  });
+
+  it('stroke masks cover 10-25% of the image', () => {
+    for (const [w, h] of sizes)
+      for (let seed = 0; seed < 8; seed++) {
+        const cov = coverage(makeMask('strokes', w, h, seed));
+        expect(cov).toBeGreaterThanOrEqual(0.1);
+        expect(cov).toBeLessThanOrEqual(0.29);
+      }
+  });
+
+  it('box masks are one rectangle of at most a quarter of the image', () => {
+    for (const [w, h] of sizes)
+      for (let seed = 0; seed < 8; seed++) {
+        const m = makeMask('boxes', w, h, seed);
+        const cov = coverage(m);
+        expect(cov).toBeGreaterThanOrEqual(0.06);
+        expect(cov).toBeLessThanOrEqual(0.25 + 0.01);
+        let x0 = w, y0 = h, x1 = 0, y1 = 0;
+        for (let i = 0; i < m.length; i++)
+          if (m[i]) {
+            x0 = Math.min(x0, i % w);
+            x1 = Math.max(x1, (i % w) + 1);
+            y0 = Math.min(y0, Math.floor(i / w));
+            y1 = Math.max(y1, Math.floor(i / w) + 1);
+          }
+        expect((x1 - x0) * (y1 - y0)).toBe(Math.round(cov * w * h));
+      }
+  });
+});
+
+describe('inpaint helpers', () => {
+  it('distanceToKnown is 0 on known pixels and grows inside a hole', () => {
+    const known = new Uint8Array(9 * 9).fill(1);
+    for (let y = 2; y < 7; y++) for (let x = 2; x < 7; x++) known[y * 9 + x] = 0;
+    const d = distanceToKnown(known, 9, 9);
+    expect(d[0]).toBe(0);
+    expect(d[2 * 9 + 2]).toBe(1);
+    expect(d[4 * 9 + 4]).toBe(3);
+  });
+
+  it('patchRings counts patches from the nearest hole-free patch', () => {
+    const W = 64;
+    const known = new Uint8Array(W * W).fill(1);
+    for (let y = 8; y < 56; y++) for (let x = 8; x < 56; x++) known[y * W + x] = 0;
+    const r = patchRings(known, W, W, 8, 1);
+    expect(r[0]).toBe(0);
+    expect(r[1 * 8 + 1]).toBe(1);
+    expect(r[3 * 8 + 3]).toBe(3);
+    expect(patchRings(known, W, W, 8, 2)[3 * 8 + 3]).toBe(2);
+  });
+
+  it('holesFromMask: any non-zero channel marks a hole', () => {
+    const m = { width: 3, height: 1, data: Uint8Array.from([0, 0, 0, 0, 0, 1, 255, 0, 0]) };
+    expect(Array.from(holesFromMask(m))).toEqual([0, 1, 1]);
+  });
+});
+
+describe('inpaint', () => {
+  let identity: MaeRunner;
+  let random: MaeRunner;
+  beforeAll(async () => {
+    identity = await MaeRunner.load(identityDir, 'wasm');
+    random = await MaeRunner.load(randomDir, 'wasm');
+  });
+
+  const cases: [string, number, number, MaskKind, InpaintOptions][] = [
+    ['strokes, default options', 100, 70, 'strokes', {}],
+    ['50% squares, feather seam', 90, 72, 'patches50', { seam: 'feather', seamPixels: 2 }],
+    ['box, progressive', 120, 96, 'boxes', { progressive: true, ringPatches: 1, maxPasses: 3 }],
+    ['image smaller than the window', 40, 30, 'patches25', { seam: 'none' }],
+  ];
+
+  it.each(cases)('%s: keeps known pixels exactly and never reads hole pixels', (_name, w, h, kind, opts) => {
+    const img = testImage(w, h);
+    const holes = makeMask(kind, w, h, 5);
+    const a = inpaint(random, withHoles(img, holes, () => 0), holes, opts);
+    const b = inpaint(random, withHoles(img, holes, (k) => (k * 7919) % 256), holes, opts);
+    expect([a.width, a.height]).toEqual([w, h]);
+    expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
+    for (let i = 0; i < w * h; i++) if (!holes[i]) for (let c = 0; c < 3; c++) expect(a.data[i * 3 + c]).toBe(img.data[i * 3 + c]);
+    // The model did change the holes (not just left the garbage).
+    let changed = 0;
+    for (let i = 0; i < w * h; i++) if (holes[i] && a.data[i * 3] !== 0) changed++;
+    expect(changed).toBeGreaterThan(0);
+  });
+
+  it('with an identity model the result is the pixel-level harmonic fill (known pixels of touched patches inform the hint)', () => {
+    const img = testImage(96, 80, 4);
+    const holes = makeMask('strokes', 96, 80, 9);
+    const out = inpaint(identity, img, holes);
+    const ref = harmonicInpaint(img, holes);
+    let maxDiff = 0;
+    for (let i = 0; i < out.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - ref.data[i]));
+    expect(maxDiff).toBeLessThanOrEqual(1);
+  });
+
+  it('returns an unchanged copy for an empty mask and rejects a mask of the wrong size', () => {
+    const img = testImage(70, 70);
+    const out = inpaint(identity, img, new Uint8Array(70 * 70));
+    expect(Buffer.from(out.data).equals(Buffer.from(img.data))).toBe(true);
+    expect(() => inpaint(identity, img, new Uint8Array(10))).toThrow('mask has 10 pixels, the image has 4900');
+  });
+});
+
+describe('mae inpaint (compiled CLI)', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'inpaint', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MAE_DEBUG: '' } });
+  const png = (file: string, img: RgbImage) => sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toFile(file);
+  const maskImage = (holes: Uint8Array, w: number, h: number): RgbImage => {
+    const data = new Uint8Array(w * h * 3);
+    for (let i = 0; i < holes.length; i++) if (holes[i]) data[i * 3 + 2] = 1; // any non-zero channel counts
+    return { width: w, height: h, data };
+  };
+  let photo: string;
+  let img: RgbImage;
+
+  beforeAll(async () => {
+    const built = path.join(ROOT, 'dist', 'commands', 'inpaint.js');
+    const sources = ['src/commands/inpaint.ts', 'src/inpaint/index.ts', 'src/inpaint/seam.ts'].map((f) => path.join(ROOT, f));
+    const stale = !fs.existsSync(built) || sources.some((f) => fs.statSync(f).mtimeMs > fs.statSync(built).mtimeMs + 1000);
+    if (stale) throw new Error('dist/ is missing or older than src/: run `npx tsc -p .` first');
+    img = testImage(100, 80, 7);
+    photo = path.join(tmp, 'photo.png');
+    await png(photo, img);
+  });
+
+  it('fills the mask and prints JSON', async () => {
+    const holes = makeMask('boxes', 100, 80, 1);
+    const mask = path.join(tmp, 'mask.png');
+    await png(mask, maskImage(holes, 100, 80));
+    const out = path.join(tmp, 'out', 'filled.png');
+    const r = run(photo, '--mask', mask, '-o', out, '--model', identityDir, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const res = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(Object.keys(res).sort()).toEqual(['filled', 'height', 'input', 'mask', 'output', 'seconds', 'width']);
+    expect(res).toMatchObject({ input: photo, mask, output: out, width: 100, height: 80, filled: holes.reduce((s, v) => s + v, 0) });
+    const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    for (let i = 0; i < holes.length; i++) if (!holes[i]) expect(data[i * 3]).toBe(img.data[i * 3]);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['filled.png']);
+  });
+
+  it('rejects a mask of a different size, writing nothing', async () => {
+    const mask = path.join(tmp, 'small-mask.png');
+    await png(mask, maskImage(new Uint8Array(60 * 50).fill(1), 60, 50));
+    const out = path.join(tmp, 'never1.png');
+    const r = run(photo, '--mask', mask, '-o', out, '--model', identityDir);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe('mae: mask is 60x50, the image is 100x80');
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('rejects an empty mask, writing nothing', async () => {
+    const mask = path.join(tmp, 'empty-mask.png');
+    await png(mask, maskImage(new Uint8Array(100 * 80), 100, 80));
+    const out = path.join(tmp, 'never2.png');
+    const r = run(photo, '--mask', mask, '-o', out, '--model', identityDir, '--json');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^mae: mask .* is empty/);
+    expect(JSON.parse(r.stdout)).toEqual({ error: expect.stringMatching(/is empty/) });
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('reports a missing file in one line', () => {
+    const out = path.join(tmp, 'never3.png');
+    const r = run(path.join(tmp, 'nope.png'), '--mask', photo, '-o', out, '--model', identityDir);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe(`mae: file not found: ${path.join(tmp, 'nope.png')}`);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
