@@ -16,6 +16,9 @@ export function loadOpenCv(): Promise<CV | null> {
         let cv = require('@techstark/opencv-js');
         if (cv instanceof Promise) cv = await cv;
         else if (!cv.Mat) await new Promise<void>((r) => (cv.onRuntimeInitialized = () => r()));
+        // The Emscripten module is a thenable whose then() passes the module itself: resolving
+        // a promise with it would recurse forever (and block the event loop). Drop it.
+        if (typeof cv.then === 'function') delete cv.then;
         return cv;
       } catch {
         return null;
