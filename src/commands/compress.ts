@@ -1,0 +1,80 @@
+import * as path from 'node:path';
+import { Args, Flags } from '@oclif/core';
+import { backendFlag, MaeCommand, modelFlag } from '../cli/base';
+import { ProgressLine } from '../cli/progress';
+import { DEFAULT_QUALITY, qualityParams } from '../codec';
+import { CompressResult, compressFile, Failure, outputPaths, runBatch, UsageError } from '../codec/files';
+import { MaeRunner } from '../model/runner';
+
+export default class Compress extends MaeCommand {
+  static summary = 'Compress photos into .mae files (MAE codec).';
+  static description =
+    'The encoder keeps the 8x8 patches the MAE would rebuild worst and codes them with a DCT transform coder; the decoder lets the MAE rebuild the others. ' +
+    '--quality (1..100) sets both the share of removed patches and the DCT quality (table in docs/FORMAT.md); --ratio overrides the removed share. ' +
+    'Decoding needs the same model (its id is stored in the file). With several inputs, -o is a folder and one .mae is written per input; a batch goes on past a bad file, reports the failures at the end and exits with 1. ' +
+    'Files are written atomically.';
+
+  static examples = [
+    '<%= config.bin %> compress photo.png -o photo.mae',
+    '<%= config.bin %> compress photo.png -o photo.mae --quality 30 --verify',
+    '<%= config.bin %> compress a.png b.png -o out/ --json',
+  ];
+
+  static strict = false;
+
+  static args = {
+    images: Args.string({ description: 'image(s) to compress', required: true }),
+  };
+
+  static flags = {
+    output: Flags.string({ char: 'o', description: 'output .mae file, or folder for several inputs (default: beside each input)' }),
+    quality: Flags.integer({ char: 'q', description: 'quality 1..100 (sets the removed share and the DCT quality)', default: DEFAULT_QUALITY, min: 1, max: 100 }),
+    ratio: Flags.string({ description: 'share of patches to remove, 0 <= R < 1 (overrides the quality table)' }),
+    verify: Flags.boolean({ description: 'decode each file after writing it and report PSNR and SSIM against the input', default: false }),
+    model: modelFlag,
+    backend: backendFlag,
+  };
+
+  async run(): Promise<CompressResult | { files: CompressResult[]; failures: Failure[] }> {
+    const { argv, flags } = await this.parse(Compress);
+    const inputs = argv as string[];
+    let ratio: number | undefined;
+    if (flags.ratio !== undefined) {
+      ratio = Number(flags.ratio);
+      if (!(flags.ratio.trim() !== '' && ratio >= 0 && ratio < 1)) this.error(`--ratio must be a number with 0 <= R < 1, got '${flags.ratio}'`, { exit: 2 });
+    }
+    const params = qualityParams(flags.quality, ratio);
+    let outputs: string[];
+    try {
+      outputs = outputPaths(inputs, flags.output, '.mae').outputs;
+    } catch (error) {
+      if (error instanceof UsageError) this.error(error.message, { exit: 2 });
+      throw error;
+    }
+    const runner = await MaeRunner.load(flags.model, flags.backend);
+    const bar = new ProgressLine(!this.jsonEnabled());
+    const many = inputs.length > 1;
+    const { files, failures } = await runBatch(
+      inputs,
+      (i) =>
+        compressFile(inputs[i], outputs[i], runner, {
+          quality: params.quality,
+          ratio: params.ratio,
+          verify: flags.verify,
+          onProgress: (d, t) => bar.update(`${many ? `${i + 1}/${inputs.length} ` : ''}verifying ${path.basename(inputs[i])}: window ${d}/${t}`),
+        }),
+      (i) => bar.update(`${many ? `${i + 1}/${inputs.length} ` : ''}compressing ${path.basename(inputs[i])}`),
+    );
+    bar.done();
+    for (const r of files) {
+      const v = r.psnr !== undefined ? `, PSNR ${Number.isFinite(r.psnr) ? r.psnr.toFixed(2) : 'inf'} dB, SSIM ${r.ssim!.toFixed(4)}` : '';
+      this.log(`${r.input} (${r.width}x${r.height}) -> ${r.output}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
+    }
+    if (failures.length) {
+      for (const f of failures) process.stderr.write(`mae: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}\n`);
+      process.stderr.write(`mae: ${failures.length} of ${inputs.length} files failed\n`);
+      process.exitCode = 1;
+    }
+    return many ? { files, failures } : files[0];
+  }
+}
