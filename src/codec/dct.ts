@@ -98,9 +98,18 @@ function roundHalfAway(v: number): number {
   return v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
 }
 
-/** Quantizes natural-order coefficients into zigzag-order integers. */
-export function quantize(coef: Float64Array, table: Int32Array, out = new Int32Array(BLOCK)): Int32Array {
-  for (let k = 0; k < BLOCK; k++) out[k] = roundHalfAway(coef[ZIGZAG[k]] / table[ZIGZAG[k]]);
+/**
+ * Quantizes natural-order coefficients into zigzag-order integers. `deadzone` (encoder
+ * choice, 0 = plain rounding) widens the zero bin of the AC coefficients: |x|/Q is rounded
+ * after subtracting it, which drops costly isolated small coefficients.
+ */
+export function quantize(coef: Float64Array, table: Int32Array, out = new Int32Array(BLOCK), deadzone = 0): Int32Array {
+  out[0] = roundHalfAway(coef[0] / table[0]);
+  for (let k = 1; k < BLOCK; k++) {
+    const v = coef[ZIGZAG[k]] / table[ZIGZAG[k]];
+    const a = Math.floor(Math.abs(v) + 0.5 - deadzone);
+    out[k] = a <= 0 ? 0 : v < 0 ? -a : a;
+  }
   return out;
 }
 
@@ -124,7 +133,7 @@ export function yccToRgb(y: number, cb: number, cr: number): [number, number, nu
  * Codes one patch: `rgb` holds 64 pixels x 3 channels, interleaved, values 0..255. Writes
  * 3 x 64 zigzag-ordered quantized coefficients (Y, then Cb, then Cr) into `out`.
  */
-export function encodeBlock(rgb: ArrayLike<number>, tables: [Int32Array, Int32Array], out: Int32Array): void {
+export function encodeBlock(rgb: ArrayLike<number>, tables: [Int32Array, Int32Array], out: Int32Array, deadzone = 0): void {
   const planes = [new Float64Array(BLOCK), new Float64Array(BLOCK), new Float64Array(BLOCK)];
   for (let i = 0; i < BLOCK; i++) {
     const ycc = rgbToYcc(rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]);
@@ -134,7 +143,7 @@ export function encodeBlock(rgb: ArrayLike<number>, tables: [Int32Array, Int32Ar
   const q = new Int32Array(BLOCK);
   for (let c = 0; c < 3; c++) {
     fdct(planes[c], coef);
-    quantize(coef, tables[c === 0 ? 0 : 1], q);
+    quantize(coef, tables[c === 0 ? 0 : 1], q, deadzone);
     out.set(q, c * BLOCK);
   }
 }

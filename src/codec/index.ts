@@ -20,6 +20,8 @@ export const PATCH = 8;
 /** Window stride (patches) and batch of the decoder's model run: fixed, so decoding is reproducible. */
 export const DECODE_STRIDE = 4;
 export const DECODE_BATCH = 8;
+/** Encoder's AC dead-zone (measured on training images, docs/FORMAT.md). */
+export const DEADZONE = 0.2;
 
 export interface ModelInfo {
   modelId: string;
@@ -39,6 +41,8 @@ export interface EncodeOptions {
   dctQuality?: number;
   /** Forces an entropy-coding method for both streams (measurements). */
   method?: Method;
+  /** AC dead-zone of the quantizer (measurements; default DEADZONE). */
+  deadzone?: number;
   /** Patch ranking: 'rd' (default) or 'interp' (measurements). */
   select?: 'rd' | 'interp';
 }
@@ -93,7 +97,7 @@ export function encodeImage(img: RgbImage, model: ModelInfo, opts: EncodeOptions
       const i = r * cols + c;
       const qi = all.subarray(i * COEFFS_PER_PATCH, (i + 1) * COEFFS_PER_PATCH);
       for (let y = 0; y < p; y++) for (let x = 0; x < p * 3; x++) block[y * p * 3 + x] = data[((r * p + y) * W + c * p) * 3 + x];
-      encodeBlock(block, tables, qi);
+      encodeBlock(block, tables, qi, opts.deadzone ?? DEADZONE);
       if (count === 0) continue;
       decodeBlock(qi, tables, rec);
       let s = 0;
