@@ -19,8 +19,8 @@ export const MAE_CODEC = 'mae';
 export const PEERS = ['mozjpeg', 'webp', 'avif'] as const;
 export type Peer = (typeof PEERS)[number];
 
-export const DEFAULT_MAE_QUALITIES = [5, 15, 30, 50, 70, 90];
-export const DEFAULT_PEER_QUALITIES = [10, 25, 40, 55, 70, 85, 95];
+export const DEFAULT_MAE_QUALITIES = [5, 10, 20, 30, 40, 50, 70, 90];
+export const DEFAULT_PEER_QUALITIES = [5, 10, 20, 30, 45, 60, 75, 90];
 
 export interface CodecRow {
   codec: string;

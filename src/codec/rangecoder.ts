@@ -65,18 +65,6 @@ export class RangeEncoder {
     }
   }
 
-  /** Codes `n` equiprobable bits of `v`, most significant first. */
-  direct(v: number, n: number): void {
-    for (let i = n - 1; i >= 0; i--) {
-      this.range = this.range >>> 1;
-      if ((v >>> i) & 1) this.low += this.range;
-      while (this.range < TOP) {
-        this.range = (this.range * 256) >>> 0;
-        this.shiftLow();
-      }
-    }
-  }
-
   finish(): Uint8Array {
     for (let i = 0; i < 5; i++) this.shiftLow();
     return this.buf.slice(0, this.len);
@@ -122,23 +110,5 @@ export class RangeDecoder {
       this.code = this.code * 256 + this.next();
     }
     return b;
-  }
-
-  direct(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      this.range = this.range >>> 1;
-      let b = 0;
-      if (this.code >= this.range) {
-        this.code -= this.range;
-        b = 1;
-      }
-      v = v * 2 + b;
-      while (this.range < TOP) {
-        this.range = (this.range * 256) >>> 0;
-        this.code = this.code * 256 + this.next();
-      }
-    }
-    return v;
   }
 }

@@ -9,7 +9,7 @@ import { MaeRunner } from '../model/runner';
 export default class Compress extends MaeCommand {
   static summary = 'Compress photos into .mae files (MAE codec).';
   static description =
-    'The encoder keeps the 8x8 patches the MAE would rebuild worst and codes them with a DCT transform coder; the decoder lets the MAE rebuild the others. ' +
+    'The encoder removes the 8x8 patches the decoder rebuilds best from their surroundings for the bytes they would cost, codes the others with a DCT transform coder, and the decoder lets the MAE rebuild the removed ones. ' +
     '--quality (1..100) sets both the share of removed patches and the DCT quality (table in docs/FORMAT.md); --ratio overrides the removed share. ' +
     'Decoding needs the same model (its id is stored in the file). With several inputs, -o is a folder and one .mae is written per input; a batch goes on past a bad file, reports the failures at the end and exits with 1. ' +
     'Files are written atomically.';
