@@ -238,6 +238,17 @@ describe('codec', () => {
     expect(hi.mse).toBeLessThan(20); // PSNR above 35 dB
   });
 
+  it.each([
+    [1, 1],
+    [13, 9],
+  ])('codes a tiny %ix%i image (always keeps a patch)', (w, h) => {
+    const small = picture(w, h);
+    const e = encodeImage(small, modelInfo(runnerA), { quality: 1 });
+    expect(e.removed.length - e.removed.reduce((s, v) => s + v, 0)).toBeGreaterThanOrEqual(1);
+    const d = decodeImage(e.bytes, runnerA, 'x.mae').image;
+    expect([d.width, d.height, d.data.length]).toEqual([w, h, w * h * 3]);
+  });
+
   it('ratio 0 keeps every patch; the stored parameters are the ones used', () => {
     const e = encodeImage(img, modelInfo(runnerA), { quality: 60, ratio: 0 });
     expect(e.removed.every((v) => v === 0)).toBe(true);

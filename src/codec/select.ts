@@ -47,9 +47,9 @@ export function interpolationScores(data: Float32Array, g: Grid, width: number, 
   return scores;
 }
 
-/** Number of patches removed out of `n` at `ratio` (rounded to nearest). */
+/** Number of patches removed out of `n` at `ratio` (rounded to nearest; at least one patch is kept). */
 export function removedCount(n: number, ratio: number): number {
-  return Math.min(n, Math.max(0, Math.round(ratio * n)));
+  return Math.min(n - 1, Math.max(0, Math.round(ratio * n)));
 }
 
 /** Removes the `count` lowest-scored patches (ties: the lower index is removed first). */
