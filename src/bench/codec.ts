@@ -124,8 +124,8 @@ export async function benchCodec(o: CodecBenchOptions): Promise<CodecBenchResult
   const curve = (codec: string): RdPoint[] => rows.filter((r) => r.codec === codec).map((r) => ({ rate: r.bpp, psnr: r.psnr }));
   const bd = peers.map((peer) => ({ peer, ...bdRate(curve(peer), curve(MAE_CODEC)) }));
   if (o.plot) {
-    const series = [MAE_CODEC, ...peers].map((c) => ({ name: c === MAE_CODEC ? `mae (${runner.modelId})` : c, points: curve(c).map((p) => [p.rate, p.psnr] as [number, number]).sort((a, b) => a[0] - b[0]) }));
-    writeFileAtomic(o.plot, linePlotSvg(series, { title: `Rate-distortion, ${files.length} image(s) of ${path.basename(path.resolve(o.data))}`, xLabel: 'bits per pixel', yLabel: 'PSNR (dB, RGB)' }));
+    const series = [MAE_CODEC, ...peers].map((c) => ({ name: c, points: curve(c).map((p) => [p.rate, p.psnr] as [number, number]).sort((a, b) => a[0] - b[0]) }));
+    writeFileAtomic(o.plot, linePlotSvg(series, { title: `Rate-distortion, ${files.length} image(s) of ${path.basename(path.resolve(o.data))}, mae model ${runner.modelId}`, xLabel: 'bits per pixel', yLabel: 'PSNR (dB, RGB)' }));
   }
   return { images: files, modelId: runner.modelId, rows, bd };
 }

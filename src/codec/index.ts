@@ -147,6 +147,8 @@ export function inspect(bytes: Uint8Array, name = 'input'): MaeFile {
 
 export interface DecodeOptions {
   onProgress?: RunOptions['onProgress'];
+  /** Window stride in patches (measurements only: files decode with DECODE_STRIDE). */
+  stride?: number;
 }
 
 export interface Decoded {
@@ -198,7 +200,7 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
     for (let y = 0; y < H; y++) for (let x = 0; x < W * 3; x++) input[y * Wp * 3 + x] = px[y * W * 3 + x] / 255 - 0.5;
     const rm = new Uint8Array((Hp / p) * cp).fill(1);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) rm[r * cp + c] = removed[r * cols + c];
-    const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
+    const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         if (!removed[r * cols + c]) continue;
