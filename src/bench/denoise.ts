@@ -1,0 +1,140 @@
+/**
+ * `mae bench denoise`: Gaussian noise of each sigma (0..255 scale, seeded) added to the
+ * float image and not clipped, as the published tables do; the MAE denoises that float
+ * image, the classical peers (which need 8-bit input) get it clipped and rounded. PSNR and
+ * SSIM on the 8-bit RGB results, seconds per image.
+ */
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { listImages, readRgb, RgbImage } from '../image/io';
+import { psnr } from '../metrics/psnr';
+import { ssim } from '../metrics/ssim';
+import { FloatImage, MaeRunner, toFloat, toRgb } from '../model/runner';
+import { denoiseFloat } from '../denoise';
+import { Rng } from '../util/rng';
+import { loadOpenCv } from './opencv';
+
+export interface DenoiseRow {
+  sigma: number;
+  method: string;
+  images: number;
+  psnr: number;
+  ssim: number;
+  secondsPerImage: number;
+}
+
+/** Published CBSD68 colour denoising PSNR (dB) for context: not measured here. */
+export const PUBLISHED_CBSD68: { method: string; source: string; psnr: Record<number, number> }[] = [
+  { method: 'CBM3D', source: 'Dabov et al. 2007, as tabulated by Zhang et al. (DnCNN, 2017)', psnr: { 15: 33.52, 25: 30.71, 50: 27.38 } },
+  { method: 'DnCNN', source: 'Zhang et al., TIP 2017 (CDnCNN-B)', psnr: { 15: 33.89, 25: 31.23, 50: 27.92 } },
+  { method: 'DRUNet', source: 'Zhang et al., TPAMI 2021 (DPIR)', psnr: { 15: 34.3, 25: 31.69, 50: 28.51 } },
+];
+
+/**
+ * Strength of the classical peers for a noise sigma. Fixed rules, chosen on held-out
+ * training images (every 20th of ../shared/datasets/train, the last 10 of those), never on
+ * the test sets: the best blur sigma there was 0.75 / 1.0 / 1.5 and the best median size
+ * 3 / 3 / 7 at noise sigma 15 / 25 / 50.
+ */
+export function blurSigmaFor(noiseSigma: number): number {
+  return 0.5 + noiseSigma / 50;
+}
+
+export function medianSizeFor(noiseSigma: number): number {
+  return noiseSigma <= 30 ? 3 : noiseSigma <= 40 ? 5 : 7;
+}
+
+export const PEER_RULES = 'Gaussian blur sigma = 0.5 + noise sigma / 50; median size 3 up to noise sigma 30, 5 up to 40, 7 above (rules chosen on held-out training images)';
+
+export interface DenoiseBenchOptions {
+  data: string;
+  sigmas: number[];
+  limit?: number;
+  seed?: number;
+  model?: string;
+  backend?: string;
+  stride?: number;
+  onProgress?: (msg: string) => void;
+  onNote?: (msg: string) => void;
+}
+
+export interface DenoiseBenchResult {
+  rows: DenoiseRow[];
+  notes: string[];
+  /** Mean sigma the MAE estimated from the noisy images, per true sigma. */
+  estimatedSigma: Record<number, number>;
+}
+
+/** The float image (model scale) plus seeded Gaussian noise of `sigma` (0..255 scale), not clipped. */
+export function addNoise(img: FloatImage, sigma: number, rng: Rng): FloatImage {
+  const s = sigma / 255;
+  const d = new Float32Array(img.data.length);
+  for (let i = 0; i < d.length; i++) d[i] = img.data[i] + s * rng.normal();
+  return { width: img.width, height: img.height, data: d };
+}
+
+async function viaSharp(img: RgbImage, op: (s: sharp.Sharp) => sharp.Sharp): Promise<RgbImage> {
+  const input = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
+  const { data, info } = await op(input).raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== img.width || info.height !== img.height || info.channels !== 3) throw new Error(`sharp returned ${info.width}x${info.height}x${info.channels}`);
+  return { width: img.width, height: img.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+type Method = { name: (sigma: number) => string; run: (noisy: FloatImage, noisy8: RgbImage, sigma: number) => Promise<RgbImage> };
+
+export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBenchResult> {
+  const files = listImages(o.data).slice(0, o.limit ?? Infinity);
+  if (files.length === 0) throw new Error(`no images in ${o.data}`);
+  if (o.sigmas.length === 0) throw new Error('no noise sigma given');
+  const runner = await MaeRunner.load(o.model, o.backend);
+  const notes: string[] = [];
+  const note = (m: string) => {
+    notes.push(m);
+    o.onNote?.(m);
+  };
+  note('noise: Gaussian, added to the float image and not clipped; the MAE denoises that float image, the peers get it clipped to 0..255 and rounded to 8 bits (they need 8-bit input)');
+  note(`MAE: model ${runner.modelId}, backend ${runner.backend.name}; blind: sigma is estimated from each noisy image (it only sets how much of the input is blended back)`);
+  note(`peers: ${PEER_RULES}`);
+  const cv = await loadOpenCv();
+  note(
+    cv && typeof cv.fastNlMeansDenoisingColored === 'function'
+      ? 'OpenCV non-local means is available in this @techstark/opencv-js build but not wired into this benchmark'
+      : `OpenCV non-local means: skipped (${cv ? 'this @techstark/opencv-js build has no fastNlMeansDenoisingColored' : '@techstark/opencv-js is not installed'})`,
+  );
+  const estimated: Record<number, number[]> = {};
+  const methods: Method[] = [
+    {
+      name: () => 'mae',
+      run: async (noisy, _n8, sigma) => {
+        const r = denoiseFloat(runner, noisy, { sigma: 'auto', stride: o.stride });
+        (estimated[sigma] ??= []).push(r.sigma);
+        return toRgb(r.image);
+      },
+    },
+    { name: (s) => `gaussian blur (sigma ${blurSigmaFor(s).toFixed(2)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.blur(blurSigmaFor(s))) },
+    { name: (s) => `median filter (${medianSizeFor(s)}x${medianSizeFor(s)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.median(medianSizeFor(s))) },
+    { name: () => 'noisy input (8-bit)', run: async (_n, n8) => n8 },
+  ];
+  const rows: DenoiseRow[] = [];
+  for (const sigma of o.sigmas) {
+    const acc = methods.map(() => ({ p: 0, s: 0, t: 0 }));
+    for (let fi = 0; fi < files.length; fi++) {
+      const clean = await readRgb(files[fi]);
+      const noisy = addNoise(toFloat(clean), sigma, new Rng((o.seed ?? 0) * 1000003 + fi * 1009 + Math.round(sigma * 16)));
+      const noisy8 = toRgb(noisy);
+      for (let k = 0; k < methods.length; k++) {
+        const t = process.hrtime.bigint();
+        const out = await methods[k].run(noisy, noisy8, sigma);
+        acc[k].t += Number(process.hrtime.bigint() - t) / 1e9;
+        acc[k].p += psnr(out.data, clean.data);
+        acc[k].s += ssim(out.data, clean.data, clean.width, clean.height);
+      }
+      o.onProgress?.(`sigma ${sigma}: ${fi + 1}/${files.length} ${path.basename(files[fi])}`);
+    }
+    const n = files.length;
+    methods.forEach((m, k) => rows.push({ sigma, method: m.name(sigma), images: n, psnr: acc[k].p / n, ssim: acc[k].s / n, secondsPerImage: acc[k].t / n }));
+  }
+  const estimatedSigma: Record<number, number> = {};
+  for (const [s, v] of Object.entries(estimated)) estimatedSigma[Number(s)] = v.reduce((a, b) => a + b, 0) / v.length;
+  return { rows, notes, estimatedSigma };
+}

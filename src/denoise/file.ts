@@ -1,0 +1,44 @@
+/** Denoises one image file into another (read, denoise, atomic write): shared by the command and its worker threads. */
+import { readRgb, writeRgb } from '../image/io';
+import { MaeRunner } from '../model/runner';
+import { denoise, DenoiseOptions } from './index';
+
+export interface FileJob {
+  input: string;
+  output: string;
+}
+
+export interface FileResult {
+  input: string;
+  output: string;
+  width: number;
+  height: number;
+  /** Sigma used, 0..255 scale. */
+  sigma: number;
+  sigmaEstimated: boolean;
+  seconds: number;
+}
+
+export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'ensemble' | 'onProgress'>;
+
+export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOptions = {}): Promise<FileResult> {
+  const t0 = process.hrtime.bigint();
+  const img = await readRgb(job.input);
+  const r = denoise(runner, img, opts);
+  await writeRgb(job.output, r.image);
+  return {
+    input: job.input,
+    output: job.output,
+    width: img.width,
+    height: img.height,
+    sigma: Math.round(r.sigma * 100) / 100,
+    sigmaEstimated: r.sigmaEstimated,
+    seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
+  };
+}
+
+/** The first line of an error's message, without a leading "Error: ". */
+export function oneLine(error: unknown): string {
+  const msg = error instanceof Error ? error.message : String(error);
+  return (msg.split('\n')[0] || 'unknown error').replace(/^Error: /, '');
+}

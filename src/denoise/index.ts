@@ -1,0 +1,111 @@
+/**
+ * Denoising with the MAE: the model was also trained to return the clean estimate of every
+ * patch from a noisy window with nothing removed (Gaussian noise, sigma 0 to 55), so one
+ * pass of the runner with no patch removed denoises; overlapping windows are blended by the
+ * runner. The model is blind (it is never told sigma); sigma, given or estimated from the
+ * image, only sets how much of the noisy input is blended back in (see residualInputWeight).
+ */
+import { cropImage, FloatImage, MaeRunner, padImage, toFloat, toRgb } from '../model/runner';
+import { RgbImage } from '../image/io';
+import { estimateSigma } from './sigma';
+import { transformImage, untransformImage } from './transforms';
+
+export { estimateSigma, estimateSigmaPerChannel } from './sigma';
+
+export interface DenoiseOptions {
+  /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it from the image. */
+  sigma?: number | 'auto';
+  /** Window stride in patches (default: the runner's, half a window). */
+  stride?: number;
+  /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
+  ensemble?: number;
+  /** Share of the noisy input in the output, 0..1, or 'auto' (default: residualInputWeight). */
+  inputWeight?: number | 'auto';
+  batchSize?: number;
+  /** Progress over all the windows of all the passes. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface DenoiseResult<T> {
+  image: T;
+  /** Sigma used (0..255 scale). */
+  sigma: number;
+  sigmaEstimated: boolean;
+  inputWeight: number;
+}
+
+/** Transform codes of each ensemble size (see transforms.ts): identity first, the mirror next. */
+const ENSEMBLES: Record<number, number[]> = { 1: [0], 2: [0, 1], 4: [0, 1, 2, 3], 8: [0, 1, 2, 3, 4, 5, 6, 7] };
+
+/**
+ * Share of the noisy input in the output that minimises the expected squared error, from
+ * the noise sigma and the residual r = noisy - model alone: with out = w*noisy + (1-w)*model,
+ * the optimum is w = 1 - <r, noise> / |r|^2, and <r, noise> = sigma^2 (N - div model) by
+ * Stein's lemma; taking the divergence as 0 (a denoiser that does not pass noise through)
+ * gives w = 1 - sigma^2 / mean(r^2), clamped to [0, 1]. When the model removes about the
+ * noise, w is near 0; when it also removes detail (small sigma, or a clean image) the
+ * residual exceeds the noise and more of the input is kept. Values on the 0..255 scale.
+ */
+export function residualInputWeight(noisy: Float32Array, model: Float32Array, sigma: number): number {
+  let ss = 0;
+  for (let i = 0; i < noisy.length; i++) {
+    const r = (noisy[i] - model[i]) * 255;
+    ss += r * r;
+  }
+  const ms = ss / Math.max(1, noisy.length);
+  if (ms <= 0) return 0;
+  return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
+}
+
+function resolveSigma(opt: DenoiseOptions['sigma'], f: FloatImage): { sigma: number; estimated: boolean } {
+  if (opt === undefined || opt === 'auto') {
+    const d = new Float32Array(f.data.length);
+    for (let i = 0; i < d.length; i++) d[i] = (f.data[i] + 0.5) * 255;
+    return { sigma: estimateSigma({ width: f.width, height: f.height, data: d }), estimated: true };
+  }
+  if (!(typeof opt === 'number' && Number.isFinite(opt) && opt >= 0 && opt <= 255)) throw new Error(`sigma must be a number from 0 to 255 or 'auto', got ${String(opt)}`);
+  return { sigma: opt, estimated: false };
+}
+
+/** Denoises an image on the model's scale (floats in [-0.5, 0.5], possibly beyond: unclipped noise). */
+export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOptions = {}): DenoiseResult<FloatImage> {
+  const { sigma, estimated } = resolveSigma(opts.sigma, img);
+  const codes = ENSEMBLES[opts.ensemble ?? 1];
+  if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
+  const wOpt = opts.inputWeight ?? 'auto';
+  if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
+  const p = runner.config.patchSize;
+  const S = runner.config.windowSize;
+  const acc = new Float32Array(img.data.length);
+  let passDone = 0;
+  let passTotal = 0;
+  codes.forEach((k, i) => {
+    const t = transformImage(img, k);
+    const padded = padImage(t, p, S);
+    const removed = new Uint8Array((padded.width / p) * (padded.height / p));
+    const out = runner.run(padded, removed, {
+      stride: opts.stride,
+      batchSize: opts.batchSize,
+      onProgress: opts.onProgress
+        ? (d, n) => {
+            passTotal = n;
+            opts.onProgress!(passDone + d, n * codes.length);
+          }
+        : undefined,
+    });
+    passDone = passTotal * (i + 1);
+    const back = untransformImage(cropImage(out, t.width, t.height), k);
+    for (let j = 0; j < acc.length; j++) acc[j] += back.data[j];
+  });
+  const n = codes.length;
+  for (let j = 0; j < acc.length; j++) acc[j] /= n;
+  const w = wOpt === 'auto' ? residualInputWeight(img.data, acc, sigma) : wOpt;
+  if (w > 0) for (let j = 0; j < acc.length; j++) acc[j] = w * img.data[j] + (1 - w) * acc[j];
+  return { image: { width: img.width, height: img.height, data: acc }, sigma, sigmaEstimated: estimated, inputWeight: w };
+}
+
+/** Denoises an 8-bit RGB image. */
+export function denoise(runner: MaeRunner, img: RgbImage, opts: DenoiseOptions = {}): DenoiseResult<RgbImage> {
+  const r = denoiseFloat(runner, toFloat(img), opts);
+  return { ...r, image: toRgb(r.image) };
+}

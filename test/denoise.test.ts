@@ -1,0 +1,238 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { DEFAULT_CONFIG, validateConfig } from '../src/model/config';
+import { initValues } from '../src/model/mae';
+import { saveModel } from '../src/model/weights';
+import { estimateSigma, normalQuantile, rmsQuantile } from '../src/denoise/sigma';
+import { transformImage, untransformImage } from '../src/denoise/transforms';
+import { expandGlob, expandInputs, planOutputs } from '../src/denoise/inputs';
+import { FloatImage } from '../src/model/runner';
+import { Rng } from '../src/util/rng';
+
+const ROOT = path.resolve(__dirname, '..');
+const RUN = path.join(ROOT, 'bin', 'run.js');
+
+/** A clean synthetic photograph-like image: smooth shading, a few hard-edged shapes, mild fine detail. */
+function cleanImage(W: number, H: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const d = new Float32Array(W * H * 3);
+  const shapes = Array.from({ length: 6 }, () => ({ x: rng.uniform(0, W), y: rng.uniform(0, H), r: rng.uniform(10, 40), c: [rng.uniform(-50, 50), rng.uniform(-50, 50), rng.uniform(-50, 50)] }));
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++)
+      for (let c = 0; c < 3; c++) {
+        let v = 110 + 40 * Math.sin(x / (23 + 5 * c)) * Math.cos(y / 31) + (30 * x) / W;
+        for (const s of shapes) if (Math.hypot(x - s.x, y - s.y) < s.r) v += s.c[c];
+        v += 6 * Math.sin(x * 0.9 + y * 0.4) * (x > W / 2 ? 1 : 0); // a textured half
+        d[(y * W + x) * 3 + c] = v;
+      }
+  return d;
+}
+
+function noisy(clean: Float32Array, sigma: number, seed: number, clip: boolean): Float32Array {
+  const rng = new Rng(seed);
+  return clean.map((v) => {
+    const n = v + sigma * rng.normal();
+    return clip ? Math.max(0, Math.min(255, Math.round(n))) : n;
+  });
+}
+
+describe('noise sigma estimate', () => {
+  const W = 256;
+  const H = 192;
+  const clean = cleanImage(W, H, 3);
+
+  it('the pure-noise calibration is right', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 6);
+    expect(normalQuantile(0.05)).toBeCloseTo(-1.6448536, 5);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
+    // Wilson-Hilferty against a simulation of the RMS of 64 unit normals.
+    const rng = new Rng(9);
+    const rms = Array.from({ length: 4000 }, () => Math.sqrt(Array.from({ length: 64 }, () => rng.normal() ** 2).reduce((a, b) => a + b) / 64)).sort((a, b) => a - b);
+    expect(rmsQuantile(64, 0.05)).toBeCloseTo(rms[200], 1);
+  });
+
+  it('reads a clean image as nearly noise-free', () => {
+    expect(estimateSigma({ width: W, height: H, data: clean })).toBeLessThan(1.5);
+  });
+
+  it.each([5, 15, 25, 50])('finds sigma %i within 12%% (float noise, not clipped)', (sigma) => {
+    for (const seed of [1, 2]) {
+      const est = estimateSigma({ width: W, height: H, data: noisy(clean, sigma, seed * 100 + sigma, false) });
+      expect(Math.abs(est - sigma) / sigma).toBeLessThan(0.12);
+    }
+  });
+
+  it.each([5, 15, 25, 50])('finds sigma %i within 15%% in an 8-bit (clipped, rounded) image', (sigma) => {
+    const est = estimateSigma({ width: W, height: H, data: noisy(clean, sigma, 7 + sigma, true) });
+    expect(Math.abs(est - sigma) / sigma).toBeLessThan(0.15);
+  });
+
+  it('works on images too small for blocks, and rejects tiny or inconsistent input', () => {
+    const small = noisy(cleanImage(20, 20, 1), 20, 5, false);
+    expect(Math.abs(estimateSigma({ width: 20, height: 20, data: small }) - 20)).toBeLessThan(5);
+    expect(() => estimateSigma({ width: 1, height: 5, data: new Float32Array(15) })).toThrow(/too small/);
+    expect(() => estimateSigma({ width: 4, height: 4, data: new Float32Array(10) })).toThrow(/expected 48/);
+  });
+});
+
+describe('self-ensemble transforms', () => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 7])('transform %i is undone exactly', (k) => {
+    const img: FloatImage = { width: 5, height: 3, data: Float32Array.from({ length: 45 }, (_, i) => i) };
+    const t = transformImage(img, k);
+    expect([t.width, t.height]).toEqual(k & 4 ? [3, 5] : [5, 3]);
+    const back = untransformImage(t, k);
+    expect([back.width, back.height]).toEqual([5, 3]);
+    expect(Array.from(back.data)).toEqual(Array.from(img.data));
+  });
+
+  it('transform 1 mirrors the columns, 4 transposes', () => {
+    const img: FloatImage = { width: 2, height: 1, data: Float32Array.from([1, 1, 1, 2, 2, 2]) };
+    expect(Array.from(transformImage(img, 1).data)).toEqual([2, 2, 2, 1, 1, 1]);
+    const tr = transformImage(img, 4);
+    expect([tr.width, tr.height]).toEqual([1, 2]);
+    expect(Array.from(tr.data)).toEqual([1, 1, 1, 2, 2, 2]);
+  });
+});
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [RUN, ...args], { cwd: ROOT, env: { ...process.env, MAE_BACKEND: 'cpu' } }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('inputs and outputs', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-in-'));
+    fs.mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+    for (const f of ['x.png', 'y.jpg', 'note.txt', 'a/z.png', 'a/b/w.png']) fs.writeFileSync(path.join(dir, f), '');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('expands globs, folders and plain names', () => {
+    expect(expandGlob(path.join(dir, '*.png'))).toEqual([path.join(dir, 'x.png')]);
+    expect(expandGlob(path.join(dir, '**', '*.png'))).toEqual([path.join(dir, 'a/b/w.png'), path.join(dir, 'a/z.png'), path.join(dir, 'x.png')].sort());
+    expect(expandGlob(path.join(dir, '[xy].*'))).toEqual([path.join(dir, 'x.png'), path.join(dir, 'y.jpg')]);
+    const got = expandInputs([dir, path.join(dir, '*.png'), path.join(dir, 'missing.png'), path.join(dir, 'q*.png')]);
+    expect(got.map((e) => path.relative(dir, e.file))).toEqual(['x.png', 'y.jpg', 'missing.png', 'q*.png']);
+    expect(got[3].error).toMatch(/no files match/);
+  });
+
+  it('plans one PNG per input in a folder, or a single file', () => {
+    const out = path.join(dir, 'out');
+    expect(planOutputs([{ file: 'p/x.jpg' }, { file: 'q/y.png' }], out).map((p) => p.output)).toEqual([path.join(out, 'x.png'), path.join(out, 'y.png')]);
+    expect(planOutputs([{ file: 'p/x.jpg' }], path.join(dir, 'one.png'))[0].output).toBe(path.join(dir, 'one.png'));
+    expect(planOutputs([{ file: 'p/x.jpg' }], out + '/')[0].output).toBe(path.join(out, 'x.png'));
+    expect(() => planOutputs([{ file: 'p/x.jpg' }, { file: 'q/x.png' }], out)).toThrow(/both be written/);
+    expect(() => planOutputs([{ file: path.join(dir, 'x.png') }, { file: path.join(dir, 'y.jpg') }], dir)).toThrow(/overwrite its input/);
+  });
+});
+
+describe('mae denoise (tiny untrained model)', () => {
+  let dir: string;
+  let model: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-'));
+    model = path.join(dir, 'model');
+    const cfg = validateConfig({ ...DEFAULT_CONFIG, patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 64, interpHint: true });
+    saveModel(model, cfg, initValues(cfg, 1));
+    fs.mkdirSync(path.join(dir, 'noisy'));
+    for (const [name, W, H] of [['one', 96, 72], ['two', 70, 100]] as const) {
+      const d = noisy(cleanImage(W, H, W), 20, H, true);
+      await sharp(Buffer.from(Uint8Array.from(d)), { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'noisy', `${name}.png`));
+    }
+    fs.writeFileSync(path.join(dir, 'noisy', 'broken.png'), 'this is not an image');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('goes on past a bad file, reports it and exits non-zero (worker threads)', async () => {
+    const out = path.join(dir, 'clean');
+    const r = await run(['denoise', path.join(dir, 'noisy', '*.png'), '-o', out, '--model', model, '--jobs', '2']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/1 of 3 image\(s\) failed/);
+    expect(r.stderr).toMatch(/broken\.png: cannot read image/);
+    for (const name of ['one', 'two']) {
+      const meta = await sharp(path.join(out, `${name}.png`)).metadata();
+      expect(meta.format).toBe('png');
+    }
+    expect((await sharp(path.join(out, 'two.png')).metadata()).width).toBe(70);
+    expect(fs.existsSync(path.join(out, 'broken.png'))).toBe(false);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('--json lists every file with its size, sigma and time, and the failures', async () => {
+    const out = path.join(dir, 'clean-json');
+    const r = await run(['denoise', path.join(dir, 'noisy'), '-o', out, '--model', model, '--jobs', '1', '--json']);
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.files).toHaveLength(2);
+    const one = j.files.find((f: { input: string }) => f.input.endsWith('one.png'));
+    expect(one).toMatchObject({ output: path.join(out, 'one.png'), width: 96, height: 72, sigmaEstimated: true });
+    expect(one.sigma).toBeGreaterThan(10);
+    expect(one.sigma).toBeLessThan(30);
+    expect(typeof one.seconds).toBe('number');
+    expect(j.failed).toEqual([{ input: path.join(dir, 'noisy', 'broken.png'), output: path.join(out, 'broken.png'), error: expect.stringMatching(/cannot read image/) }]);
+  });
+
+  it('writes a single file with a given sigma, and rejects a bad --sigma', async () => {
+    const out = path.join(dir, 'single.png');
+    const r = await run(['denoise', path.join(dir, 'noisy', 'one.png'), '-o', out, '--model', model, '--sigma', '25', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.failed).toEqual([]);
+    expect(j.files[0]).toMatchObject({ output: out, sigma: 25, sigmaEstimated: false });
+    expect((await sharp(out).metadata()).height).toBe(72);
+    const bad = await run(['denoise', path.join(dir, 'noisy', 'one.png'), '-o', out, '--model', model, '--sigma', 'loud']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('denoise() in process', () => {
+  it('keeps the size, blends the input by inputWeight, and averages an ensemble', async () => {
+    const { MaeRunner } = await import('../src/model/runner');
+    const { denoise, denoiseFloat } = await import('../src/denoise');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-fn-'));
+    try {
+      const cfg = validateConfig({ ...DEFAULT_CONFIG, patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 64, interpHint: true });
+      saveModel(dir, cfg, initValues(cfg, 1));
+      const runner = await MaeRunner.load(dir, 'cpu');
+      const W = 70;
+      const H = 66;
+      const img = { width: W, height: H, data: Uint8Array.from(noisy(cleanImage(W, H, 5), 15, 6, true)) };
+      const r = denoise(runner, img, { sigma: 15 });
+      expect([r.image.width, r.image.height, r.image.data.length]).toEqual([W, H, W * H * 3]);
+      expect(r).toMatchObject({ sigma: 15, sigmaEstimated: false });
+      expect(Array.from(denoise(runner, img, { inputWeight: 1 }).image.data)).toEqual(Array.from(img.data));
+      const f: FloatImage = { width: W, height: H, data: Float32Array.from(img.data, (v) => v / 255 - 0.5) };
+      const e = denoiseFloat(runner, f, { sigma: 15, ensemble: 4, inputWeight: 0 });
+      expect(e.image.data.every(Number.isFinite)).toBe(true);
+      expect(() => denoiseFloat(runner, f, { ensemble: 3 })).toThrow(/ensemble must be/);
+      expect(() => denoiseFloat(runner, f, { sigma: -1 })).toThrow(/sigma must be/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('residual blend weight', () => {
+  it('is 0 for a model that removes exactly the noise, 1 with no noise, and keeps more input when the model removes detail', async () => {
+    const { residualInputWeight } = await import('../src/denoise');
+    const rng = new Rng(4);
+    const clean = Float32Array.from({ length: 30000 }, () => rng.uniform(-0.3, 0.3));
+    const sigma = 20;
+    const noise = clean.map(() => (sigma / 255) * rng.normal());
+    const noisyF = clean.map((v, i) => v + noise[i]);
+    expect(residualInputWeight(noisyF, clean, sigma)).toBeLessThan(0.02);
+    expect(residualInputWeight(clean, clean.map((v) => v * 0.5), 0)).toBe(1);
+    // Removes the noise and as much detail again: the residual has twice the noise energy.
+    const detail = clean.map(() => (sigma / 255) * rng.normal());
+    const lossy = clean.map((v, i) => v - detail[i]);
+    expect(residualInputWeight(noisyF, lossy, sigma)).toBeCloseTo(0.5, 1);
+  });
+});
