@@ -140,6 +140,20 @@ describe('inpaint helpers', () => {
     expect(patchRings(known, W, W, 8, 2)[3 * 8 + 3]).toBe(2);
   });
 
+  it('patchRings fills holes shallower than minDepth in pass 1', () => {
+    const W = 160;
+    const known = new Uint8Array(W * W).fill(1);
+    for (let y = 8; y < 24; y++) for (let x = 8; x < 24; x++) known[y * W + x] = 0; // 2x2 patches: depth 1
+    for (let y = 40; y < 152; y++) for (let x = 40; x < 152; x++) known[y * W + x] = 0; // 14x14 patches: depth 7
+    const cols = 20;
+    const r = patchRings(known, W, W, 8, 1, 5);
+    expect(r[1 * cols + 1]).toBe(1);
+    expect(r[5 * cols + 5]).toBe(1);
+    expect(r[7 * cols + 7]).toBe(3);
+    expect(r[11 * cols + 11]).toBe(7);
+    expect(Math.max(...patchRings(known, W, W, 8, 1, 8))).toBe(1);
+  });
+
   it('holesFromMask: any non-zero channel marks a hole', () => {
     const m = { width: 3, height: 1, data: Uint8Array.from([0, 0, 0, 0, 0, 1, 255, 0, 0]) };
     expect(Array.from(holesFromMask(m))).toEqual([0, 1, 1]);
@@ -157,14 +171,16 @@ describe('inpaint', () => {
   const cases: [string, number, number, MaskKind, InpaintOptions][] = [
     ['strokes, default options', 100, 70, 'strokes', {}],
     ['50% squares, feather seam', 90, 72, 'patches50', { seam: 'feather', seamPixels: 2 }],
-    ['box, progressive', 120, 96, 'boxes', { progressive: true, ringPatches: 1, maxPasses: 3 }],
+    ['box, progressive', 120, 96, 'boxes', { progressive: true, ringPatches: 1, maxPasses: 3, progressiveDepth: 1 }],
     ['image smaller than the window', 40, 30, 'patches25', { seam: 'none' }],
   ];
 
   it.each(cases)('%s: keeps known pixels exactly and never reads hole pixels', (_name, w, h, kind, opts) => {
     const img = testImage(w, h);
     const holes = makeMask(kind, w, h, 5);
-    const a = inpaint(random, withHoles(img, holes, () => 0), holes, opts);
+    let passes = 0;
+    const a = inpaint(random, withHoles(img, holes, () => 0), holes, { ...opts, onProgress: (_d, _t, _p, n) => (passes = n) });
+    if (opts.progressiveDepth) expect(passes).toBe(3);
     const b = inpaint(random, withHoles(img, holes, (k) => (k * 7919) % 256), holes, opts);
     expect([a.width, a.height]).toEqual([w, h]);
     expect(Buffer.from(a.data).equals(Buffer.from(b.data))).toBe(true);
