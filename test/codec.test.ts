@@ -11,7 +11,8 @@ import { decodeCoeffs, decodeMask, encodeCoeffs, encodeMask, keptLayout, METHOD_
 import { qualityParams } from '../src/codec/quality';
 import { chooseRemoved } from '../src/codec/select';
 import { RgbImage } from '../src/image/io';
-import { DEFAULT_CONFIG, MaeConfig, validateConfig } from '../src/model/config';
+import { MaeConfig } from '../src/model/config';
+import { TINY_CONFIG } from './helpers/tiny-model';
 import { initValues } from '../src/model/mae';
 import { MaeRunner } from '../src/model/runner';
 import { saveModel } from '../src/model/weights';
@@ -19,18 +20,7 @@ import { Rng } from '../src/util/rng';
 
 const ROOT = path.resolve(__dirname, '..');
 
-const tiny: MaeConfig = validateConfig({
-  ...DEFAULT_CONFIG,
-  patchSize: 8,
-  embedDim: 16,
-  depth: 1,
-  numHeads: 2,
-  decoderEmbedDim: 16,
-  decoderDepth: 1,
-  decoderNumHeads: 2,
-  windowSize: 64,
-  interpHint: true,
-});
+const tiny: MaeConfig = TINY_CONFIG;
 
 let tmp: string;
 let modelA: string;

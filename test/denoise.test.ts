@@ -3,9 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_CONFIG, validateConfig } from '../src/model/config';
-import { initValues } from '../src/model/mae';
-import { saveModel } from '../src/model/weights';
+import { saveTinyModel } from './helpers/tiny-model';
 import { estimateSigma, normalQuantile, rmsQuantile } from '../src/denoise/sigma';
 import { transformImage, untransformImage } from '../src/denoise/transforms';
 import { expandGlob, expandInputs, planOutputs } from '../src/denoise/inputs';
@@ -139,8 +137,7 @@ describe('mae denoise (tiny untrained model)', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-'));
     model = path.join(dir, 'model');
-    const cfg = validateConfig({ ...DEFAULT_CONFIG, patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 64, interpHint: true });
-    saveModel(model, cfg, initValues(cfg, 1));
+    saveTinyModel(model);
     fs.mkdirSync(path.join(dir, 'noisy'));
     for (const [name, W, H] of [['one', 96, 72], ['two', 70, 100]] as const) {
       const d = noisy(cleanImage(W, H, W), 20, H, true);
@@ -199,8 +196,7 @@ describe('denoise() in process', () => {
     const { denoise, denoiseFloat } = await import('../src/denoise');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-fn-'));
     try {
-      const cfg = validateConfig({ ...DEFAULT_CONFIG, patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 64, interpHint: true });
-      saveModel(dir, cfg, initValues(cfg, 1));
+      saveTinyModel(dir);
       const runner = await MaeRunner.load(dir, 'cpu');
       const W = 70;
       const H = 66;

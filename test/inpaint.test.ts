@@ -8,7 +8,8 @@ import { RgbImage } from '../src/image/io';
 import { holesFromMask, inpaint, InpaintOptions, patchRings } from '../src/inpaint';
 import { coverage, makeMask, MASK_KINDS, MaskKind } from '../src/inpaint/masks';
 import { distanceToKnown } from '../src/inpaint/seam';
-import { DEFAULT_CONFIG, MaeConfig, validateConfig } from '../src/model/config';
+import { MaeConfig } from '../src/model/config';
+import { TINY_CONFIG } from './helpers/tiny-model';
 import { initValues } from '../src/model/mae';
 import { MaeRunner } from '../src/model/runner';
 import { saveModel } from '../src/model/weights';
@@ -16,18 +17,7 @@ import { Rng } from '../src/util/rng';
 
 const ROOT = path.resolve(__dirname, '..');
 
-const tinyConfig: MaeConfig = validateConfig({
-  ...DEFAULT_CONFIG,
-  patchSize: 8,
-  embedDim: 16,
-  depth: 1,
-  numHeads: 2,
-  decoderEmbedDim: 16,
-  decoderDepth: 1,
-  decoderNumHeads: 2,
-  windowSize: 64,
-  interpHint: true,
-});
+const tinyConfig: MaeConfig = TINY_CONFIG;
 
 let tmp: string;
 /** Freshly initialised: the prediction head is zero, so the output is exactly the hint. */
