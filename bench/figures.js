@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * Makes the README's pictures (docs/images/*.png): 256x256 crops of a test image with
+ * (1) 75% of patches removed, harmonic interpolation, the MAE; (2) noise sigma 25 and the
+ * MAE denoiser; (3) a stroke mask, OpenCV Telea, the MAE inpainter.
+ * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y]
+ */
+const path = require('node:path');
+const sharp = require('sharp');
+const { readRgb } = require('../dist/image/io');
+const { MaeRunner, toFloat, toRgb, padImage, cropImage } = require('../dist/model/runner');
+const { randomMask } = require('../dist/model/masking');
+const { harmonicFill } = require('../dist/image/fill');
+const { patchHoles, composite } = require('../dist/bench/recon');
+const { denoise } = require('../dist/denoise');
+const { inpaint } = require('../dist/inpaint');
+const { strokeMask } = require('../dist/inpaint/masks');
+const { loadOpenCv, cvInpaint } = require('../dist/bench/opencv');
+const { Rng } = require('../dist/util/rng');
+
+const args = process.argv.slice(2);
+const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
+const S = 256;
+
+function crop(img, x, y) {
+  const d = new Uint8Array(S * S * 3);
+  for (let r = 0; r < S; r++) d.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + S) * 3), r * S * 3);
+  return { width: S, height: S, data: d };
+}
+
+async function strip(images, file) {
+  const gap = 6;
+  const W = images.length * S + (images.length - 1) * gap;
+  const parts = images.map((im, i) => ({ input: Buffer.from(im.data), raw: { width: S, height: S, channels: 3 }, left: i * (S + gap), top: 0 }));
+  await sharp({ create: { width: W, height: S, channels: 3, background: '#ffffff' } }).composite(parts).png().toFile(file);
+  console.log('wrote', file);
+}
+
+(async () => {
+  const full = await readRgb(args[0]);
+  const img = crop(full, Number(opt('--x', 256)), Number(opt('--y', 128)));
+  const runner = await MaeRunner.load(opt('--model'));
+  const out = path.resolve(__dirname, '..', 'docs', 'images');
+  require('node:fs').mkdirSync(out, { recursive: true });
+  const p = runner.config.patchSize;
+  // (1) rebuild 75% removed patches
+  const m = randomMask((S / p) * (S / p), 0.75, new Rng(1));
+  const holes = patchHoles(m.removed, S / p, S / p, p, S, S);
+  const shown = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(128) }, holes);
+  const f = toFloat(img);
+  const interp = toRgb({ ...f, data: harmonicFill(f.data, S, S, 3, holes.map((h) => (h ? 0 : 1))) });
+  const mae = toRgb(runner.run(f, m.removed));
+  await strip([img, shown, composite(img, interp, holes), composite(img, mae, holes)], path.join(out, 'rebuild.png'));
+  // (2) denoise sigma 25
+  const rng = new Rng(2);
+  const noisy = { ...img, data: Uint8Array.from(img.data, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal())))) };
+  await strip([img, noisy, denoise(runner, noisy, { sigma: 25 }).image], path.join(out, 'denoise.png'));
+  // (3) inpaint strokes
+  const sh = strokeMask(S, S, new Rng(3));
+  const marked = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(255) }, sh);
+  const cv = await loadOpenCv();
+  const row = [img, marked];
+  if (cv) row.push(cvInpaint(cv, marked, sh, 'telea'));
+  row.push(inpaint(runner, marked, sh));
+  await strip(row, path.join(out, 'inpaint.png'));
+})().catch((e) => { console.error(e.message); process.exit(1); });
