@@ -438,9 +438,9 @@ export function writePlot(csvPath: string, svgPath: string): void {
   const rows = lines.map((l) => l.split(',').map(Number));
   const svg = linePlotSvg(
     [
-      { name: 'val rebuild PSNR (removed, r=0.75)', points: rows.map((r) => [r[2], r[6]] as [number, number]) },
-      { name: 'val denoise PSNR (sigma 25)', points: rows.map((r) => [r[2], r[7]] as [number, number]) },
-      { name: 'train loss as PSNR', points: rows.filter((r) => r[4] > 0).map((r) => [r[2], 10 * Math.log10(1 / r[4])] as [number, number]) },
+      { name: 'val rebuild, r=0.75', points: rows.map((r) => [r[2], r[6]] as [number, number]) },
+      { name: 'val denoise, sigma 25', points: rows.map((r) => [r[2], r[7]] as [number, number]) },
+      { name: 'train loss (as PSNR)', points: rows.filter((r) => r[4] > 0).map((r) => [r[2], 10 * Math.log10(1 / r[4])] as [number, number]) },
     ],
     { title: 'mae train: validation on held-out BSDS images', xLabel: 'training samples seen', yLabel: 'PSNR (dB)' },
   );

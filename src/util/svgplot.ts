@@ -35,7 +35,7 @@ function esc(s: string): string {
 export function linePlotSvg(series: Series[], opts: PlotOptions): string {
   const W = opts.width ?? 720;
   const H = opts.height ?? 420;
-  const m = { l: 64, r: 160, t: 36, b: 48 };
+  const m = { l: 64, r: 180, t: 36, b: 48 };
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!opts.logX || x > 0));
   const fx = (x: number) => (opts.logX ? Math.log10(x) : x);
   let x0 = Math.min(...pts.map((p) => fx(p[0])));
