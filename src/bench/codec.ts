@@ -14,6 +14,7 @@ import { MaeRunner } from '../model/runner';
 import { writeFileAtomic } from '../util/fsx';
 import { linePlotSvg } from '../util/svgplot';
 import { bdRate, BdResult, RdPoint } from './bdrate';
+import { BenchOptions } from './options';
 
 export const MAE_CODEC = 'mae';
 export const PEERS = ['mozjpeg', 'webp', 'avif'] as const;
@@ -37,17 +38,12 @@ export interface BdRow extends BdResult {
   peer: string;
 }
 
-export interface CodecBenchOptions {
-  data: string;
-  limit?: number;
-  model?: string;
-  backend?: string;
+export interface CodecBenchOptions extends BenchOptions {
   qualities?: number[];
   peerQualities?: number[];
   peers?: readonly Peer[];
   /** Write the RD plot (SVG) here. */
   plot?: string;
-  onProgress?: (msg: string) => void;
 }
 
 export interface CodecBenchResult {

@@ -13,6 +13,7 @@ import { FloatImage, MaeRunner, toFloat, toRgb } from '../model/runner';
 import { denoiseFloat } from '../denoise';
 import { Rng } from '../util/rng';
 import { loadOpenCv } from './opencv';
+import { BenchOptions } from './options';
 
 export interface DenoiseRow {
   sigma: number;
@@ -46,15 +47,10 @@ export function medianSizeFor(noiseSigma: number): number {
 
 export const PEER_RULES = 'Gaussian blur sigma = 0.5 + noise sigma / 50; median size 3 up to noise sigma 30, 5 up to 40, 7 above (rules chosen on held-out training images)';
 
-export interface DenoiseBenchOptions {
-  data: string;
+export interface DenoiseBenchOptions extends BenchOptions {
   sigmas: number[];
-  limit?: number;
   seed?: number;
-  model?: string;
-  backend?: string;
   stride?: number;
-  onProgress?: (msg: string) => void;
   onNote?: (msg: string) => void;
 }
 

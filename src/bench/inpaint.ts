@@ -13,6 +13,7 @@ import { ssim } from '../metrics/ssim';
 import { MaeRunner, toFloat, toRgb } from '../model/runner';
 import { cvInpaint, loadOpenCv } from './opencv';
 import { composite, maskedPsnr } from './recon';
+import { BenchOptions } from './options';
 
 export interface InpaintRow {
   mask: MaskKind;
@@ -26,16 +27,11 @@ export interface InpaintRow {
   secondsPerImage: number;
 }
 
-export interface InpaintBenchOptions {
-  data: string;
-  limit?: number;
+export interface InpaintBenchOptions extends BenchOptions {
   seed?: number;
   masks?: MaskKind[];
-  model?: string;
-  backend?: string;
   /** Passed to inpaint() for the MAE. */
   inpaint?: InpaintOptions;
-  onProgress?: (msg: string) => void;
   /** Notes such as a skipped method. */
   onNote?: (msg: string) => void;
 }

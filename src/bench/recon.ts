@@ -13,6 +13,7 @@ import { randomMask } from '../model/masking';
 import { cropImage, MaeRunner, padImage, toFloat, toRgb } from '../model/runner';
 import { Rng } from '../util/rng';
 import { cvInpaint, loadOpenCv } from './opencv';
+import { BenchOptions } from './options';
 
 export interface ReconRow {
   ratio: number;
@@ -24,15 +25,10 @@ export interface ReconRow {
   secondsPerImage: number;
 }
 
-export interface ReconOptions {
-  data: string;
+export interface ReconOptions extends BenchOptions {
   ratios: number[];
-  limit?: number;
   seed?: number;
-  model?: string;
-  backend?: string;
   stride?: number;
-  onProgress?: (msg: string) => void;
 }
 
 /** PSNR (data range 255) over the pixels flagged in `where`. */
