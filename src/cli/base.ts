@@ -21,6 +21,14 @@ export abstract class MaeCommand extends Command {
     process.stderr.write(`mae: ${msg}\n`);
     process.exit(typeof code === 'number' ? code : 1);
   }
+
+  /** Ends a batch: lists the files that failed on stderr and sets exit code 1. */
+  protected reportFailures(failures: { input: string; error: string }[], total: number): void {
+    if (!failures.length) return;
+    for (const f of failures) process.stderr.write(`mae: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}\n`);
+    process.stderr.write(`mae: ${failures.length} of ${total} files failed\n`);
+    process.exitCode = 1;
+  }
 }
 
 export const backendFlag = Flags.string({

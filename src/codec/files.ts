@@ -8,7 +8,10 @@ import { MaeRunner, RunOptions } from '../model/runner';
 import { writeFileAtomic } from '../util/fsx';
 import { decodeImage, encodeImage, EncodeOptions, modelInfo } from './index';
 
-export class UsageError extends Error {}
+/** A bad command line: MaeCommand's error handler exits with its code, 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
 
 export const DECODE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff'];
 

@@ -3,7 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { backendFlag, MaeCommand, modelFlag } from '../cli/base';
 import { ProgressLine } from '../cli/progress';
 import { DEFAULT_QUALITY, qualityParams } from '../codec';
-import { CompressResult, compressFile, Failure, outputPaths, runBatch, UsageError } from '../codec/files';
+import { CompressResult, compressFile, Failure, outputPaths, runBatch } from '../codec/files';
 import { MaeRunner } from '../model/runner';
 
 export default class Compress extends MaeCommand {
@@ -44,13 +44,7 @@ export default class Compress extends MaeCommand {
       if (!(flags.ratio.trim() !== '' && ratio >= 0 && ratio < 1)) this.error(`--ratio must be a number with 0 <= R < 1, got '${flags.ratio}'`, { exit: 2 });
     }
     const params = qualityParams(flags.quality, ratio);
-    let outputs: string[];
-    try {
-      outputs = outputPaths(inputs, flags.output, '.mae').outputs;
-    } catch (error) {
-      if (error instanceof UsageError) this.error(error.message, { exit: 2 });
-      throw error;
-    }
+    const { outputs } = outputPaths(inputs, flags.output, '.mae');
     const runner = await MaeRunner.load(flags.model, flags.backend);
     const bar = new ProgressLine(!this.jsonEnabled());
     const many = inputs.length > 1;
@@ -70,11 +64,7 @@ export default class Compress extends MaeCommand {
       const v = r.psnr !== undefined ? `, PSNR ${Number.isFinite(r.psnr) ? r.psnr.toFixed(2) : 'inf'} dB, SSIM ${r.ssim!.toFixed(4)}` : '';
       this.log(`${r.input} (${r.width}x${r.height}) -> ${r.output}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
     }
-    if (failures.length) {
-      for (const f of failures) process.stderr.write(`mae: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}\n`);
-      process.stderr.write(`mae: ${failures.length} of ${inputs.length} files failed\n`);
-      process.exitCode = 1;
-    }
+    this.reportFailures(failures, inputs.length);
     return many ? { files, failures } : files[0];
   }
 }

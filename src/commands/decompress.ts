@@ -30,15 +30,9 @@ export default class Decompress extends MaeCommand {
   async run(): Promise<DecompressResult | { files: DecompressResult[]; failures: Failure[] }> {
     const { argv, flags } = await this.parse(Decompress);
     const inputs = argv as string[];
-    let outputs: string[];
-    try {
-      outputs = outputPaths(inputs, flags.output, '.png').outputs;
-      const bad = outputs.find((o) => !DECODE_EXTENSIONS.includes(path.extname(o).toLowerCase()));
-      if (bad) throw new UsageError(`unsupported output format '${path.extname(bad) || bad}' (use ${DECODE_EXTENSIONS.join(', ')})`);
-    } catch (error) {
-      if (error instanceof UsageError) this.error(error.message, { exit: 2 });
-      throw error;
-    }
+    const { outputs } = outputPaths(inputs, flags.output, '.png');
+    const bad = outputs.find((o) => !DECODE_EXTENSIONS.includes(path.extname(o).toLowerCase()));
+    if (bad) throw new UsageError(`unsupported output format '${path.extname(bad) || bad}' (use ${DECODE_EXTENSIONS.join(', ')})`);
     const runner = await MaeRunner.load(flags.model, flags.backend);
     const bar = new ProgressLine(!this.jsonEnabled());
     const many = inputs.length > 1;
@@ -52,11 +46,7 @@ export default class Decompress extends MaeCommand {
     );
     bar.done();
     for (const r of files) this.log(`${r.input} (${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp) -> ${r.output} (${r.width}x${r.height}) in ${(r.decodeMs / 1000).toFixed(1)} s`);
-    if (failures.length) {
-      for (const f of failures) process.stderr.write(`mae: ${f.error.startsWith(f.input) ? f.error : `${f.input}: ${f.error}`}\n`);
-      process.stderr.write(`mae: ${failures.length} of ${inputs.length} files failed\n`);
-      process.exitCode = 1;
-    }
+    this.reportFailures(failures, inputs.length);
     return many ? { files, failures } : files[0];
   }
 }
