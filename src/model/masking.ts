@@ -26,7 +26,8 @@ export function argsort(values: ArrayLike<number>): Int32Array {
   return Int32Array.from(idx);
 }
 
-function fromShuffle(shuffle: Int32Array, lenKeep: number): SampleMask {
+/** The mask that keeps the first `lenKeep` patches of a shuffle order (argsort of the noise). */
+export function maskFromShuffle(shuffle: Int32Array, lenKeep: number): SampleMask {
   const n = shuffle.length;
   const restore = new Int32Array(n);
   for (let i = 0; i < n; i++) restore[shuffle[i]] = i;
@@ -39,7 +40,7 @@ function fromShuffle(shuffle: Int32Array, lenKeep: number): SampleMask {
 export function randomMask(numPatches: number, ratio: number, rng: Rng): SampleMask {
   const noise = new Float64Array(numPatches);
   for (let i = 0; i < numPatches; i++) noise[i] = rng.next();
-  return fromShuffle(argsort(noise), lenKeepFor(numPatches, ratio));
+  return maskFromShuffle(argsort(noise), lenKeepFor(numPatches, ratio));
 }
 
 /** An explicit mask from the visible patch indices (any order; duplicates rejected). */
@@ -56,7 +57,7 @@ export function maskFromVisible(numPatches: number, visible: ArrayLike<number>):
   if (order.length === 0) throw new RangeError('at least one patch must stay visible');
   order.sort((a, b) => a - b);
   for (let i = 0; i < numPatches; i++) if (!seen[i]) order.push(i);
-  return fromShuffle(Int32Array.from(order), visible.length);
+  return maskFromShuffle(Int32Array.from(order), visible.length);
 }
 
 /** An explicit mask from a removed-flag array in grid order. */

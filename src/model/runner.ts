@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MaeConfig, patchDim } from './config';
 import { BatchMask, decode, encode, Params, residualBase, toTensors } from './mae';
+import { maskFromVisible } from './masking';
 import { loadModel, LoadedModel } from './weights';
 import { harmonicFill } from '../image/fill';
 import { RgbImage } from '../image/io';
@@ -179,10 +180,10 @@ export class MaeRunner {
           chunk.forEach((w, b) => {
             extract(input.data, w, xin, b * L * P);
             extract(hint.data, w, hin, b * L * P);
-            const order = [...w.keep, ...Array.from({ length: L }, (_, j) => j).filter((j) => w.removed[j])];
-            order.forEach((j, pos) => (mask.restore[b * L + j] = pos));
-            mask.keep.set(w.keep, b * K);
-            for (let j = 0; j < L; j++) mask.removed[b * L + j] = w.removed[j];
+            const m = maskFromVisible(L, w.keep);
+            mask.keep.set(m.keep, b * K);
+            mask.restore.set(m.restore, b * L);
+            mask.removed.set(m.removed, b * L);
           });
           out = tf.tidy(() => {
             const xt = tf.tensor3d(xin, [B, L, P]);

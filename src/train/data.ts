@@ -7,8 +7,7 @@
  *    clean target for every patch (loss on all patches).
  */
 import { MaeConfig, patchDim } from '../model/config';
-import { lenKeepFor, SampleMask } from '../model/masking';
-import { argsort } from '../model/masking';
+import { argsort, lenKeepFor, maskFromShuffle, SampleMask } from '../model/masking';
 import { harmonicFill } from '../image/fill';
 import { cropResize, listImages, readRgb, RgbImage } from '../image/io';
 import { patchify, pixelKnownMask } from '../image/patchify';
@@ -86,23 +85,13 @@ function blobMask(rows: number, cols: number, lenKeep: number, rng: Rng): Sample
   const L = rows * cols;
   const noise = new Float64Array(L);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) noise[r * cols + c] = -Math.hypot((r + 0.5 - cy) * sx, (c + 0.5 - cx) / sx) + rng.uniform(0, 1.5);
-  const shuffle = argsort(noise);
-  const restore = new Int32Array(L);
-  for (let i = 0; i < L; i++) restore[shuffle[i]] = i;
-  const removed = new Uint8Array(L);
-  for (let i = lenKeep; i < L; i++) removed[shuffle[i]] = 1;
-  return { keep: shuffle.slice(0, lenKeep), restore, removed };
+  return maskFromShuffle(argsort(noise), lenKeep);
 }
 
 function randomMaskK(L: number, lenKeep: number, rng: Rng): SampleMask {
   const noise = new Float64Array(L);
   for (let i = 0; i < L; i++) noise[i] = rng.next();
-  const shuffle = argsort(noise);
-  const restore = new Int32Array(L);
-  for (let i = 0; i < L; i++) restore[shuffle[i]] = i;
-  const removed = new Uint8Array(L);
-  for (let i = lenKeep; i < L; i++) removed[shuffle[i]] = 1;
-  return { keep: shuffle.slice(0, lenKeep), restore, removed };
+  return maskFromShuffle(argsort(noise), lenKeep);
 }
 
 /** A random crop: side 1 to 1.5 times the window (mostly native scale), aspect 3/4 to 4/3, flipped half the time. */
