@@ -23,6 +23,13 @@ export interface MaeConfig {
   interpHint: boolean;
   /** Side of the square window (pixels) the model was trained on; inference tiles with it. */
   windowSize: number;
+  /**
+   * Extension: a zero-initialised per-patch linear map from each patch's residual base
+   * (input or interpolation) straight to its output, beside the transformer's correction.
+   * It learns a linear filter per patch (most of a denoiser) in a few hundred steps.
+   * Needs interpHint and pixel targets. Models saved without the key have it off.
+   */
+  patchSkip: boolean;
 }
 
 export const DEFAULT_CONFIG: MaeConfig = {
@@ -38,6 +45,7 @@ export const DEFAULT_CONFIG: MaeConfig = {
   normPixLoss: false,
   interpHint: true,
   windowSize: 64,
+  patchSkip: true,
 };
 
 export class ConfigError extends Error {}
@@ -52,6 +60,7 @@ export function validateConfig(c: MaeConfig): MaeConfig {
   if (c.decoderEmbedDim % c.decoderNumHeads !== 0)
     throw new ConfigError(`decoderEmbedDim ${c.decoderEmbedDim} is not divisible by decoderNumHeads ${c.decoderNumHeads}`);
   if (c.embedDim % 4 !== 0 || c.decoderEmbedDim % 4 !== 0) throw new ConfigError('embedding widths must be multiples of 4 (2-D sin-cos positional embedding)');
+  if (c.patchSkip && (!c.interpHint || c.normPixLoss)) throw new ConfigError('patchSkip needs interpHint and pixel targets (normPixLoss off)');
   if (c.windowSize % c.patchSize !== 0) throw new ConfigError(`windowSize ${c.windowSize} is not a multiple of patchSize ${c.patchSize}`);
   return c;
 }
@@ -75,6 +84,7 @@ export function forwardFlops(c: MaeConfig, numPatches: number, numVisible: numbe
     2 * encTokens * c.embedDim * c.decoderEmbedDim +
     (c.interpHint ? 2 * (numPatches - numVisible) * P * c.decoderEmbedDim : 0) +
     c.decoderDepth * block(c.decoderEmbedDim, decTokens) +
-    2 * numPatches * c.decoderEmbedDim * P;
+    2 * numPatches * c.decoderEmbedDim * P +
+    (c.patchSkip ? 2 * numPatches * P * P : 0);
   return { encoder, decoder, total: encoder + decoder };
 }

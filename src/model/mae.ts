@@ -26,6 +26,8 @@ export interface ParamSpec {
   init: InitKind;
   /** Weight decay applies (weights of linear layers only: not biases, norms or tokens). */
   decay: boolean;
+  /** Learning-rate multiplier (default 1). */
+  lrScale?: number;
 }
 
 function blockSpecs(prefix: string, d: number, mlpRatio: number): ParamSpec[] {
@@ -78,6 +80,9 @@ export function paramSpecs(c: MaeConfig): ParamSpec[] {
     { name: 'decoder_pred.weight', shape: [Dd, P], init: c.interpHint ? 'zeros' : 'xavier', decay: true },
     { name: 'decoder_pred.bias', shape: [P], init: 'zeros', decay: false },
   );
+  // The skip is a linear least-squares problem of its own: a 5x step reaches a useful
+  // filter in tens of steps instead of the thousand a 1x step needs (docs/MODEL.md).
+  if (c.patchSkip) specs.push({ name: 'decoder_skip.weight', shape: [P, P], init: 'zeros', decay: false, lrScale: 5 });
   return specs;
 }
 
@@ -235,7 +240,15 @@ export function decode(p: Params, c: MaeConfig, latent: tf.Tensor3D, grid: Grid,
   const P = patchDim(c);
   const tokens = gatherRows(tf.reshape(h, [B * T, Dd]) as tf.Tensor2D, seqIndex(B, L, T, 1));
   let pred = tf.reshape(linear(tokens, p['decoder_pred.weight'], p['decoder_pred.bias']), [B, L, P]) as tf.Tensor3D;
-  if (base) pred = tf.add(pred, base);
+  if (base) {
+    pred = tf.add(pred, base);
+    // Visible patches only: a removed patch's base is the (already smooth) interpolation, and
+    // sharing one filter between the two pulled the rebuilds off in the probes (docs/MODEL.md).
+    if (c.patchSkip) {
+      const visible = tf.tensor3d(mask.removed.map((r) => 1 - r), [B, L, 1]);
+      pred = tf.add(pred, tf.mul(visible, linear(base, p['decoder_skip.weight']))) as tf.Tensor3D;
+    }
+  }
   return pred;
 }
 

@@ -52,7 +52,11 @@ export function computeModelId(config: MaeConfig, weightBytes: Uint8Array): stri
 
 function canonicalConfig(c: MaeConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(c).sort()) out[k] = (c as unknown as Record<string, unknown>)[k];
+  for (const k of Object.keys(c).sort()) {
+    // Off-by-default extensions are left out so that ids of models saved before them stay.
+    if (k === 'patchSkip' && !c.patchSkip) continue;
+    out[k] = (c as unknown as Record<string, unknown>)[k];
+  }
   return out;
 }
 
@@ -155,7 +159,8 @@ export function loadModel(dirOrJson: string): LoadedModel {
   if (file.formatVersion > WEIGHTS_FORMAT_VERSION) throw new ModelError(`${jsonPath} has weights format version ${file.formatVersion}; this mae reads up to ${WEIGHTS_FORMAT_VERSION}: upgrade mae-cli`);
   let config: MaeConfig;
   try {
-    config = validateConfig({ ...DEFAULT_CONFIG, ...file.config });
+    // Keys added after a model was saved take the value that matches its tensors.
+    config = validateConfig({ ...DEFAULT_CONFIG, ...{ patchSkip: false }, ...file.config });
   } catch (error) {
     if (error instanceof ConfigError) throw new ModelError(`${jsonPath}: ${error.message}`);
     throw error;

@@ -69,9 +69,9 @@ export interface BatchSpec {
   blobShare?: number;
 }
 
-/** The training mixture: 30% denoise batches, 70% rebuild batches. */
-export function sampleSpec(rng: Rng): BatchSpec {
-  if (rng.next() < 0.3) {
+/** The training mixture: `denoiseShare` denoise batches (default half), the rest rebuild batches. */
+export function sampleSpec(rng: Rng, denoiseShare = 0.5): BatchSpec {
+  if (rng.next() < denoiseShare) {
     return { kind: 'denoise', ratio: rng.next() < 0.5 ? 0 : 0.5, sigma: (r) => (r.next() < 0.15 ? 0 : r.uniform(5, 55)) };
   }
   const ratios = [0.5, 0.625, 0.75, 0.75, 0.875];

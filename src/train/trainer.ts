@@ -79,6 +79,7 @@ interface Slot {
   size: number;
   shape: number[];
   decay: boolean;
+  lrScale: number;
 }
 
 interface TrainState {
@@ -141,12 +142,13 @@ export class AdamW {
     const v = this.v;
     for (const s of slots) {
       const decay = s.decay ? 1 - lr * wd : 1;
+      const step = lr * s.lrScale;
       const end = s.offset + s.size;
       for (let i = s.offset; i < end; i++) {
         const g = grads[i];
         const mi = (m[i] = b1 * m[i] + (1 - b1) * g);
         const vi = (v[i] = b2 * v[i] + (1 - b2) * g * g);
-        params[i] = params[i] * decay - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + this.eps);
+        params[i] = params[i] * decay - (step * (mi / c1)) / (Math.sqrt(vi / c2) + this.eps);
       }
     }
   }
@@ -230,9 +232,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     config = m.config;
     values = m.values;
   } else if (o.init) {
+    // Fine-tuning may switch on extensions the model lacks: their tensors start at init.
     const m = loadModel(o.init);
-    config = m.config;
-    values = m.values;
+    config = validateConfig({ ...m.config, ...(o.config ?? {}) });
+    const fresh = initValues(config, o.seed);
+    values = {};
+    for (const s of paramSpecs(config)) {
+      const v = m.values[s.name];
+      values[s.name] = v && v.length === fresh[s.name].length ? v : fresh[s.name];
+      if (!v) log(`init: ${s.name} is new, initialised as ${s.init}`);
+    }
   } else {
     config = validateConfig({ ...DEFAULT_CONFIG, ...(o.config ?? {}) });
     values = initValues(config, o.seed);
@@ -244,7 +253,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let total = 0;
   for (const s of specs) {
     const size = s.shape.reduce((a, b) => a * b, 1);
-    slots.push({ name: s.name, offset: total, size, shape: s.shape, decay: s.decay });
+    slots.push({ name: s.name, offset: total, size, shape: s.shape, decay: s.decay, lrScale: s.lrScale ?? 1 });
     total += size;
   }
   const paramSab = new SharedArrayBuffer(total * 4);
