@@ -1,0 +1,24 @@
+/** Size limits shared by the image reader and the .mae reader. */
+
+/**
+ * The largest image mae reads or decodes, in pixels: 100 megapixels, or MAE_MAX_PIXELS.
+ * At the limit a run needs about 8 GB of memory for the float copies; 24 megapixels
+ * stays under 2 GB (bench/scale.js).
+ */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export class LimitError extends Error {}
+
+export function maxPixels(): number {
+  const env = process.env.MAE_MAX_PIXELS;
+  if (env === undefined || env === '') return DEFAULT_MAX_PIXELS;
+  const v = Number(env);
+  if (!(Number.isInteger(v) && v > 0)) throw new LimitError(`MAE_MAX_PIXELS must be a positive integer, got '${env}'`);
+  return v;
+}
+
+/** "100 megapixels", "0.5 megapixels". */
+export function megapixels(n: number): string {
+  const mp = n / 1e6;
+  return `${Number.isInteger(mp) ? mp : mp.toFixed(1)} megapixels`;
+}
