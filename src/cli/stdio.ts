@@ -4,8 +4,8 @@ import { UsageError } from '../util/errors';
 export const STDIO = '-';
 
 /** A file argument as shown in messages. */
-export function shown(file: string): string {
-  return file === STDIO ? '(standard input/output)' : file;
+export function shown(file: string, io: 'input' | 'output'): string {
+  return file === STDIO ? `(standard ${io})` : file;
 }
 
 /** Standard input holds at most this much (the largest compressed photo is far smaller). */

@@ -109,7 +109,9 @@ export function unpackContainer(bytes: Uint8Array, name: string): MaeFile {
   if (v.version > VERSION) throw new CodecError(`${name} uses .mae format version ${v.version}; this mae reads version ${VERSION}: upgrade mae-cli`);
   if (v.version !== VERSION) throw new CodecError(`${name} is damaged: format version ${v.version}`);
   // Checksum over the 15-entry map: the bytes before the checksum entry, header 8f.
-  const tailOk = HEADER.every((b, i) => bytes[i] === b) && bytes.length > TAIL + PREFIX.length && CHECKSUM_KEY.every((b, i) => bytes[bytes.length - TAIL + i] === b) && bytes[bytes.length - 17] === 0xb0;
+  // A map16 of N entries, the checksum last: the checksum covers fixmap(N - 1) and the N - 1 other entries (N = 16 in version 1).
+  const entries = bytes[0] === 0xde && bytes.length > 3 ? bytes[1] * 256 + bytes[2] : 0;
+  const tailOk = entries >= 3 && entries <= 16 && bytes.length > TAIL + PREFIX.length && CHECKSUM_KEY.every((b, i) => bytes[bytes.length - TAIL + i] === b) && bytes[bytes.length - 17] === 0xb0;
   if (!tailOk) {
     const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).lastIndexOf(Buffer.from(CHECKSUM_KEY));
     if (at > 0 && at + TAIL < bytes.length && bytes[at + CHECKSUM_KEY.length] === 0xb0)
@@ -119,7 +121,7 @@ export function unpackContainer(bytes: Uint8Array, name: string): MaeFile {
   const stored = Buffer.from(bytes.subarray(bytes.length - 16)).toString('latin1');
   if (!/^[0-9a-f]{16}$/.test(stored)) throw new CodecError(`${name} is damaged: the checksum is not 16 hex digits`);
   const body = new Uint8Array(bytes.length - TAIL - HEADER.length + 1);
-  body[0] = 0x8f;
+  body[0] = 0x80 | (entries - 1);
   body.set(bytes.subarray(HEADER.length, bytes.length - TAIL), 1);
   if (digest(body) !== stored) throw new CodecError(`${name} is damaged: checksum mismatch (the file was altered or truncated)`);
   let obj: unknown;
@@ -177,11 +179,10 @@ function validate(f: MaeFile, bad: (what: string) => Error): void {
  */
 export function sealUnchecked(fields: Record<string, unknown>): Uint8Array {
   const body = new Uint8Array(packr.pack({ magic: MAGIC, version: VERSION, ...fields }));
-  const entries = body[0] & 0x0f;
-  if ((body[0] & 0xf0) !== 0x80 || entries !== 15) throw new Error('sealUnchecked needs exactly 15 fields including magic and version');
+  if ((body[0] & 0xf0) !== 0x80 || (body[0] & 0x0f) < 2) throw new Error('sealUnchecked takes 2 to 15 fields including magic and version');
   const checksum = digest(body);
   const full = new Uint8Array(HEADER.length + body.length - 1 + TAIL);
-  full.set(HEADER, 0);
+  full.set([0xde, 0x00, (body[0] & 0x0f) + 1], 0);
   full.set(body.subarray(1), HEADER.length);
   full.set(CHECKSUM_KEY, full.length - TAIL);
   full[full.length - 17] = 0xb0;

@@ -70,7 +70,7 @@ export default class Compress extends MaeCommand {
     bar.done();
     for (const r of files) {
       const v = r.psnr !== undefined ? `, PSNR ${Number.isFinite(r.psnr) ? r.psnr.toFixed(2) : 'inf'} dB, SSIM ${r.ssim!.toFixed(4)}` : '';
-      this.log(`${shown(r.input)} (${r.width}x${r.height}) -> ${shown(r.output)}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
+      this.log(`${shown(r.input, 'input')} (${r.width}x${r.height}) -> ${shown(r.output, 'output')}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
     }
     this.reportFailures(failures, inputs.length);
     return many ? { files, failures } : files[0];

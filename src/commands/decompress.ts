@@ -52,7 +52,7 @@ export default class Decompress extends MaeCommand {
       (i) => bar.update(`${many ? `${i + 1}/${inputs.length} ` : ''}decoding ${path.basename(inputs[i])}`),
     );
     bar.done();
-    for (const r of files) this.log(`${shown(r.input)} (${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp) -> ${shown(r.output)} (${r.width}x${r.height}) in ${(r.decodeMs / 1000).toFixed(1)} s`);
+    for (const r of files) this.log(`${shown(r.input, 'input')} (${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp) -> ${shown(r.output, 'output')} (${r.width}x${r.height}) in ${(r.decodeMs / 1000).toFixed(1)} s`);
     this.reportFailures(failures, inputs.length);
     return many ? { files, failures } : files[0];
   }
