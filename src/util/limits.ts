@@ -17,8 +17,9 @@ export function maxPixels(): number {
   return v;
 }
 
-/** "100 megapixels", "0.5 megapixels". */
+/** "100 megapixels", "0.5 megapixels", "1000 pixels". */
 export function megapixels(n: number): string {
+  if (n < 100_000) return `${n} pixels`;
   const mp = n / 1e6;
   return `${Number.isInteger(mp) ? mp : mp.toFixed(1)} megapixels`;
 }
