@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import * as api from '../src/index';
 import { CodecError, ImageError, InpaintError, RawImage, UsageError } from '../src/index';
@@ -65,6 +66,16 @@ describe('library API', () => {
     const png = await api.toImageBytes(img, 'png');
     const mae2 = await api.compress(png, { model: modelDir, backend: 'cpu', quality: 20 });
     expect(mae2.equals(mae)).toBe(true);
+  });
+
+  it('frees every tensor of a model run (memory stays flat over a large image or a batch)', async () => {
+    const img = picture(90, 70);
+    const mae = await api.compress(img, { model, quality: 5 });
+    await api.decompress(mae, { model }); // warm-up
+    const before = tf.memory().numTensors;
+    await api.decompress(mae, { model });
+    await api.denoise(img, { model, sigma: 5 });
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('throws typed one-line errors', async () => {

@@ -73,6 +73,36 @@ describe('interruption', () => {
     }
   });
 
+  it('leaves the signal to a program that handles it itself (training stops gracefully)', async () => {
+    const dir = path.join(tmp, 'own');
+    fs.mkdirSync(dir);
+    const script = `
+      const { writeFileAtomic } = require(${JSON.stringify(path.join(ROOT, 'dist', 'util', 'fsx.js'))});
+      let stop = false;
+      process.on('SIGINT', () => { stop = true; });
+      const data = Buffer.alloc(8 * 1024 * 1024, 1);
+      let n = 0;
+      const loop = () => {
+        if (stop) { writeFileAtomic(process.argv[1] + '/final.bin', 'checkpoint'); console.log('graceful'); return; }
+        writeFileAtomic(process.argv[1] + '/step.bin', data);
+        if (++n === 1) console.log('ready');
+        setImmediate(loop);
+      };
+      loop();`;
+    const child = spawn(process.execPath, ['-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const done = exited(child);
+    expect(await waitFor(() => out.includes('ready'), 20000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 30));
+    child.kill('SIGINT');
+    const { code, signal } = await done;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(out).toContain('graceful');
+    expect(fs.readFileSync(path.join(dir, 'final.bin'), 'utf8')).toBe('checkpoint');
+    expect(temps(dir)).toEqual([]);
+  });
+
   it('Ctrl-C in a compress batch stops it at once, leaving only complete .mae files', async () => {
     const out = path.join(tmp, 'mae-out');
     const inputs = fs.readdirSync(path.join(tmp, 'in')).map((f) => path.join(tmp, 'in', f));

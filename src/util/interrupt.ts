@@ -9,7 +9,8 @@
  * arrived during a synchronous write is delivered on the next turn of the event loop). On a
  * signal the registered temporary files are deleted, the cleanup hooks run (e.g. stopping
  * worker threads and sweeping their temporary files), and the process ends by the same
- * signal, so the shell sees an interrupted command.
+ * signal, so the shell sees an interrupted command. When the program has its own handler for
+ * the signal (training stops after its current step), that handler decides, not this one.
  */
 import * as fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
@@ -39,6 +40,12 @@ function removeTemps(): void {
 
 function onSignal(sig: NodeJS.Signals): void {
   if (stopping) return;
+  // Someone else handles this signal (training stops gracefully after its step): leave it to them.
+  // A write's temporary file is gone by the time a handler runs (writes are synchronous).
+  if (hooks.size === 0 && process.listenerCount(sig) > 1) {
+    removeTemps();
+    return;
+  }
   stopping = true;
   uninstall();
   removeTemps();
