@@ -2,8 +2,9 @@
 
 /**
  * The largest image mae reads or decodes, in pixels: 100 megapixels, or MAE_MAX_PIXELS.
- * At the limit a run needs about 8 GB of memory for the float copies; 24 megapixels
- * stays under 2 GB (bench/scale.js).
+ * Memory grows about linearly with the pixel count (bench/scale.js measures it: about
+ * 2 GB at 24 megapixels), so the limit keeps a run within reach of an ordinary machine
+ * while refusing absurd sizes before anything is allocated.
  */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
