@@ -1,9 +1,22 @@
-/** A one-line progress display on stderr (only on a terminal or when forced). */
+/**
+ * A one-line progress display on stderr, drawn only on a terminal (never into pipes or log
+ * files), unless `periodic` asks for a plain line every 10 s there (long jobs such as training).
+ */
 export class ProgressLine {
   private last = '';
+  private lastPrint = 0;
   private readonly tty: boolean;
-  constructor(private readonly enabled = true) {
-    this.tty = Boolean(process.stderr.isTTY);
+  constructor(
+    private readonly enabled = true,
+    private readonly periodic = false,
+    stream: { isTTY?: boolean } = process.stderr,
+  ) {
+    this.tty = Boolean(stream.isTTY);
+  }
+
+  /** Whether anything is drawn at all. */
+  get active(): boolean {
+    return this.enabled && (this.tty || this.periodic);
   }
 
   static duration(s: number): string {
@@ -14,7 +27,7 @@ export class ProgressLine {
   }
 
   update(text: string): void {
-    if (!this.enabled) return;
+    if (!this.active) return;
     this.last = text;
     if (this.tty) process.stderr.write(`\r\x1b[K${text}`);
     else if (!this.lastPrint || Date.now() - this.lastPrint > 10000) {
@@ -23,8 +36,7 @@ export class ProgressLine {
     }
   }
 
-  private lastPrint = 0;
-
+  /** A line that stays (e.g. a batch's per-file result), above the progress line; printed whenever enabled. */
   log(line: string): void {
     if (!this.enabled) return;
     if (this.tty && this.last) process.stderr.write('\r\x1b[K');

@@ -24,10 +24,12 @@ export class StreamError extends Error {}
 
 const DEFLATE_OPTS: zlib.ZlibOptions = { level: 9, memLevel: 9, strategy: zlib.constants.Z_DEFAULT_STRATEGY };
 
-function inflate(buf: Uint8Array, what: string): Uint8Array {
+/** Inflates a stream that cannot hold more than `max` bytes (a damaged or hostile stream stops there). */
+function inflate(buf: Uint8Array, what: string, max: number): Uint8Array {
   try {
-    return new Uint8Array(zlib.inflateRawSync(buf));
+    return new Uint8Array(zlib.inflateRawSync(buf, { maxOutputLength: Math.max(1, max) }));
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new StreamError(`${what} stream is corrupt (it inflates to more than the image needs)`);
     throw new StreamError(`${what} stream is corrupt (${(error as Error).message})`);
   }
 }
@@ -58,7 +60,7 @@ export function decodeMask(buf: Uint8Array, rows: number, cols: number): Uint8Ar
   if (buf.length < 1) throw new StreamError('mask stream is empty');
   const body = buf.subarray(1);
   if (buf[0] === METHOD_DEFLATE) {
-    const bits = inflate(body, 'mask');
+    const bits = inflate(body, 'mask', Math.ceil((rows * cols) / 8) + 1);
     if (bits.length !== Math.ceil((rows * cols) / 8)) throw new StreamError(`mask stream has ${bits.length} bytes, expected ${Math.ceil((rows * cols) / 8)}`);
     return unpackBits(bits, rows * cols);
   }
@@ -97,6 +99,7 @@ function unrangeMask(body: Uint8Array, rows: number, cols: number): Uint8Array {
   const m = new Uint8Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) m[r * cols + c] = dec.bit(p, maskContext(m, r, c, cols));
   if (dec.overrun) throw new StreamError('mask stream is truncated');
+  if (dec.unread > 0) throw new StreamError(`mask stream is corrupt (${dec.unread} bytes more than a ${rows}x${cols}-patch mask needs)`);
   return m;
 }
 
@@ -155,7 +158,8 @@ export function encodeCoeffs(q: Int32Array, lay: KeptLayout, method?: Method): U
 export function decodeCoeffs(buf: Uint8Array, lay: KeptLayout): Int32Array {
   if (buf.length < 1) throw new StreamError('coefficient stream is empty');
   const body = buf.subarray(1);
-  if (buf[0] === METHOD_DEFLATE) return unrleBytes(inflate(body, 'coefficient'), lay);
+  // Run-length bytes per patch: at most 3 x (a 6-byte DC varint + 63 x (run byte + 6-byte varint)).
+  if (buf[0] === METHOD_DEFLATE) return unrleBytes(inflate(body, 'coefficient', lay.count * 3 * (6 + 63 * 7) + 1), lay);
   if (buf[0] === METHOD_RANGE) return unrangeCoeffs(body, lay);
   throw new StreamError(`unknown coefficient coding method ${buf[0]}`);
 }
@@ -406,6 +410,7 @@ function unrangeCoeffs(body: Uint8Array, lay: KeptLayout): Int32Array {
     }
     if (dec.overrun) throw new StreamError('coefficient stream is truncated');
   }
+  if (dec.unread > 0) throw new StreamError(`coefficient stream is corrupt (${dec.unread} bytes more than ${lay.count} kept patches need)`);
   return q;
 }
 

@@ -1,28 +1,35 @@
-/** File-level compress / decompress (used by the commands): paths, atomic writes, verification. */
+/** File-level compress / decompress (used by the commands): paths, `-` for stdin/stdout, atomic writes, verification. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readRgb, writeRgb } from '../image/io';
+import { compress, compressParams, decompress, inspect, toImageBytes } from '../api';
+import { readStdin, STDIO, writeStdout } from '../cli/stdio';
+import { decodeRgb, readRgb, RgbImage } from '../image/io';
 import { psnr } from '../metrics/psnr';
 import { ssim } from '../metrics/ssim';
 import { MaeRunner, RunOptions } from '../model/runner';
-import { writeFileAtomic } from '../util/fsx';
-import { decodeImage, encodeImage, EncodeOptions, modelInfo } from './index';
+import { UsageError } from '../util/errors';
+import { OutputExistsError, sameFile, writeFileAtomic } from '../util/fsx';
 
-/** A bad command line: MaeCommand's error handler exits with its code, 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+export { UsageError } from '../util/errors';
 
 export const DECODE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff'];
 
 /**
  * Output path of every input. `out` is a folder when there are several inputs, when it ends
  * with a separator or when it is an existing folder; without `out`, each output goes beside
- * its input with extension `ext`.
+ * its input with extension `ext`. `-` is standard input or output: alone, one input only.
  */
 export function outputPaths(inputs: string[], out: string | undefined, ext: string): { outputs: string[]; toFolder: boolean } {
   if (inputs.length === 0) throw new UsageError('no input files');
+  if (inputs.includes(STDIO) && inputs.length > 1) throw new UsageError("'-' (standard input) must be the only input");
+  if (out === STDIO) {
+    if (inputs.length > 1) throw new UsageError(`-o - (standard output) takes one input, got ${inputs.length}`);
+    return { outputs: [STDIO], toFolder: false };
+  }
+  if (inputs[0] === STDIO && out === undefined) return { outputs: [STDIO], toFolder: false };
   const toFolder = out !== undefined && (inputs.length > 1 || /[\\/]$/.test(out) || (fs.existsSync(out) && fs.statSync(out).isDirectory()));
+  if (toFolder && inputs[0] === STDIO) throw new UsageError('with standard input, -o must name a file (or - for standard output)');
+  if (toFolder && fs.existsSync(out!) && !fs.statSync(out!).isDirectory()) throw new UsageError(`output ${out} is a file; with ${inputs.length} inputs it must be a folder`);
   const swap = (f: string) => path.basename(f, path.extname(f)) + ext;
   const outputs = inputs.map((f) => (out === undefined ? path.join(path.dirname(f), swap(f)) : toFolder ? path.join(out, swap(f)) : out));
   const seen = new Map<string, string>();
@@ -30,10 +37,64 @@ export function outputPaths(inputs: string[], out: string | undefined, ext: stri
     const key = path.resolve(o);
     const prev = seen.get(key);
     if (prev !== undefined) throw new UsageError(`${prev} and ${inputs[i]} would both be written to ${o}`);
-    if (key === path.resolve(inputs[i])) throw new UsageError(`${inputs[i]} would overwrite itself: pass -o`);
     seen.set(key, inputs[i]);
   });
+  checkNotInputs(outputs, inputs);
   return { outputs, toFolder };
+}
+
+/** Refuses any output that is one of the inputs (same path or same file through a link), with or without --force. */
+export function checkNotInputs(outputs: string[], inputs: string[]): void {
+  for (const o of outputs) for (const i of inputs) if (sameFile(o, i)) throw new UsageError(`${i} would be overwritten by its own output: choose another output (-o)`);
+}
+
+/** Reads an image argument: a file, or `-` for standard input. */
+export async function readImageArg(input: string): Promise<RgbImage> {
+  return input === STDIO ? decodeRgb(await readStdin(), 'standard input') : readRgb(input);
+}
+
+/** Reads a binary argument: a file (with clear errors), or `-` for standard input. */
+export async function readBytesArg(input: string): Promise<Uint8Array> {
+  if (input === STDIO) return readStdin();
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(input);
+  } catch {
+    throw new Error(`file not found: ${input}`);
+  }
+  if (st.isDirectory()) throw new Error(`${input} is a folder, not a file`);
+  try {
+    return new Uint8Array(fs.readFileSync(input));
+  } catch (error) {
+    throw new Error(`cannot read ${input}: ${(error as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+}
+
+/** Writes bytes to a file atomically (refusing an existing one unless `overwrite`), or to standard output for `-`. */
+export async function writeBytesArg(output: string, bytes: Uint8Array, overwrite: boolean): Promise<void> {
+  if (output === STDIO) await writeStdout(bytes);
+  else writeFileAtomic(output, bytes, { overwrite });
+}
+
+/** The format of an image output: its extension, or `format` (default png) for standard output. */
+export function outputFormat(output: string, format?: string): string {
+  if (output === STDIO) return format ?? 'png';
+  const ext = path.extname(output).toLowerCase();
+  if (!DECODE_EXTENSIONS.includes(ext)) throw new UsageError(`unsupported output format '${ext || output}' (use ${DECODE_EXTENSIONS.join(', ')})`);
+  return ext.slice(1);
+}
+
+/** Encodes and writes an image to a file (atomically) or standard output. */
+export async function writeImageArg(output: string, img: RgbImage, opts: { overwrite: boolean; format?: string }): Promise<void> {
+  if (output !== STDIO && !opts.overwrite && fs.existsSync(output)) throw new OutputExistsError(output);
+  await writeBytesArg(output, await toImageBytes(img, outputFormat(output, opts.format) as 'png'), opts.overwrite);
+}
+
+/** A runner, or a function that loads it on first use (so a bad input fails before the model loads). */
+export type RunnerSource = MaeRunner | (() => Promise<MaeRunner>);
+
+function getRunner(r: RunnerSource): Promise<MaeRunner> {
+  return r instanceof MaeRunner ? Promise.resolve(r) : r();
 }
 
 export interface CompressResult {
@@ -56,32 +117,44 @@ export interface CompressResult {
   decodeMs?: number;
 }
 
-export async function compressFile(input: string, output: string, runner: MaeRunner, opts: EncodeOptions & { verify?: boolean; onProgress?: RunOptions['onProgress'] }): Promise<CompressResult> {
-  const img = await readRgb(input);
+export interface CompressFileOptions {
+  quality?: number;
+  ratio?: number;
+  verify?: boolean;
+  /** Replace an existing output (--force). */
+  overwrite?: boolean;
+  onProgress?: RunOptions['onProgress'];
+}
+
+export async function compressFile(input: string, output: string, runner: RunnerSource, opts: CompressFileOptions = {}): Promise<CompressResult> {
+  if (output !== STDIO && !opts.overwrite && fs.existsSync(output)) throw new OutputExistsError(output);
+  const params = compressParams(opts);
+  const img = await readImageArg(input);
+  const model = await getRunner(runner);
   const t0 = process.hrtime.bigint();
-  const enc = encodeImage(img, modelInfo(runner), opts);
+  const bytes = await compress(img, { model, quality: params.quality, ratio: params.ratio });
   const encodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const res: CompressResult = {
     input,
     output,
     width: img.width,
     height: img.height,
-    bytes: enc.bytes.length,
-    bpp: (enc.bytes.length * 8) / (img.width * img.height),
-    quality: enc.params.quality,
-    ratio: enc.params.ratio,
-    dctQuality: enc.params.dctQuality,
-    modelId: runner.modelId,
+    bytes: bytes.length,
+    bpp: (bytes.length * 8) / (img.width * img.height),
+    quality: params.quality,
+    ratio: params.ratio,
+    dctQuality: params.dctQuality,
+    modelId: model.modelId,
     encodeMs,
   };
   if (opts.verify) {
     const t1 = process.hrtime.bigint();
-    const dec = decodeImage(enc.bytes, runner, output, { onProgress: opts.onProgress });
+    const dec = await decompress(bytes, { model, name: output, onProgress: opts.onProgress });
     res.decodeMs = Number(process.hrtime.bigint() - t1) / 1e6;
-    res.psnr = psnr(dec.image.data, img.data);
-    res.ssim = ssim(dec.image.data, img.data, img.width, img.height);
+    res.psnr = psnr(dec.data, img.data);
+    res.ssim = ssim(dec.data, img.data, img.width, img.height);
   }
-  writeFileAtomic(output, enc.bytes);
+  await writeBytesArg(output, bytes, Boolean(opts.overwrite));
   return res;
 }
 
@@ -97,17 +170,28 @@ export interface DecompressResult {
   decodeMs: number;
 }
 
-export async function decompressFile(input: string, output: string, runner: MaeRunner, onProgress?: RunOptions['onProgress']): Promise<DecompressResult> {
-  if (!fs.existsSync(input)) throw new Error(`file not found: ${input}`);
-  const ext = path.extname(output).toLowerCase();
-  if (!DECODE_EXTENSIONS.includes(ext)) throw new UsageError(`unsupported output format '${ext || output}' (use ${DECODE_EXTENSIONS.join(', ')})`);
-  const bytes = new Uint8Array(fs.readFileSync(input));
+export interface DecompressFileOptions {
+  /** Replace an existing output (--force). */
+  overwrite?: boolean;
+  /** Image format for standard output (default png). */
+  format?: string;
+  onProgress?: RunOptions['onProgress'];
+}
+
+export async function decompressFile(input: string, output: string, runner: RunnerSource, opts: DecompressFileOptions | RunOptions['onProgress'] = {}): Promise<DecompressResult> {
+  const o: DecompressFileOptions = typeof opts === 'function' ? { onProgress: opts } : opts;
+  const format = outputFormat(output, o.format);
+  if (output !== STDIO && !o.overwrite && fs.existsSync(output)) throw new OutputExistsError(output);
+  const name = input === STDIO ? 'standard input' : input;
+  const bytes = await readBytesArg(input);
+  const header = inspect(bytes, name); // a bad file fails here, before the model loads
+  const model = await getRunner(runner);
   const t0 = process.hrtime.bigint();
-  const dec = decodeImage(bytes, runner, input, { onProgress });
+  const image = await decompress(bytes, { model, name, onProgress: o.onProgress });
   const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  await writeRgb(output, dec.image);
-  const { width, height } = dec.image;
-  return { input, output, width, height, bytes: bytes.length, bpp: (bytes.length * 8) / (width * height), modelId: dec.file.modelId, decodeMs };
+  await writeImageArg(output, image, { overwrite: Boolean(o.overwrite), format });
+  const { width, height } = image;
+  return { input, output, width, height, bytes: bytes.length, bpp: (bytes.length * 8) / (width * height), modelId: header.modelId, decodeMs };
 }
 
 export interface Failure {

@@ -179,37 +179,43 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
     throw new CodecError(`${name} is damaged: ${(error as Error).message}`);
   }
   const tables = quantTables(f.dctQuality);
-  // Decoded pixels on the grid, 0..255 floats; removed patches stay 0 until the model fills them.
-  const px = new Float64Array(W * H * 3);
+  const nRemoved = removed.reduce((s, v) => s + v, 0);
+  // Kept patches go straight to the output bytes (rounded, clamped) and, when the model runs,
+  // to its input (v / 255 - 0.5, padded to at least one window): no full-size float64 copy,
+  // so a 24-megapixel image decodes in well under 2 GB.
+  const Wp = Math.max(W, f.windowSize);
+  const Hp = Math.max(H, f.windowSize);
+  const input = nRemoved > 0 ? new Float32Array(Wp * Hp * 3) : null;
+  const data = new Uint8Array(f.width * f.height * 3);
   const block = new Float64Array(BLOCK * 3);
   let k = 0;
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       if (removed[r * cols + c]) continue;
       decodeBlock(q.subarray(k * COEFFS_PER_PATCH, (k + 1) * COEFFS_PER_PATCH), tables, block);
-      for (let y = 0; y < p; y++) for (let x = 0; x < p * 3; x++) px[((r * p + y) * W + c * p) * 3 + x] = block[y * p * 3 + x];
+      for (let y = 0; y < p; y++) {
+        const gy = r * p + y;
+        for (let x = 0; x < p * 3; x++) {
+          const v = block[y * p * 3 + x];
+          const gx = c * p * 3 + x;
+          if (input) input[gy * Wp * 3 + gx] = v / 255 - 0.5;
+          if (gy < f.height && gx < f.width * 3) data[gy * f.width * 3 + gx] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
       k++;
     }
-  const nRemoved = removed.reduce((s, v) => s + v, 0);
-  if (nRemoved > 0) {
-    // The model's input: the grid padded to at least one window; patches beyond the grid count as removed.
-    const Wp = Math.max(W, f.windowSize);
-    const Hp = Math.max(H, f.windowSize);
+  if (input) {
+    // The model's input: patches beyond the grid count as removed.
     const cp = Wp / p;
-    const input = new Float32Array(Wp * Hp * 3);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W * 3; x++) input[y * Wp * 3 + x] = px[y * W * 3 + x] / 255 - 0.5;
     const rm = new Uint8Array((Hp / p) * cp).fill(1);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) rm[r * cp + c] = removed[r * cols + c];
     const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         if (!removed[r * cols + c]) continue;
-        for (let y = r * p; y < (r + 1) * p; y++)
-          for (let x = c * p * 3; x < (c + 1) * p * 3; x++) px[y * W * 3 + x] = (out.data[y * Wp * 3 + x] + 0.5) * 255;
+        for (let y = r * p; y < Math.min((r + 1) * p, f.height); y++)
+          for (let x = c * p * 3; x < Math.min((c + 1) * p, f.width) * 3; x++) data[y * f.width * 3 + x] = Math.max(0, Math.min(255, Math.round((out.data[y * Wp * 3 + x] + 0.5) * 255)));
       }
   }
-  const data = new Uint8Array(f.width * f.height * 3);
-  for (let y = 0; y < f.height; y++)
-    for (let x = 0; x < f.width * 3; x++) data[y * f.width * 3 + x] = Math.max(0, Math.min(255, Math.round(px[y * W * 3 + x])));
   return { image: { width: f.width, height: f.height, data }, file: f, removedPatches: nRemoved };
 }

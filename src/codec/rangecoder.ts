@@ -86,6 +86,11 @@ export class RangeDecoder {
     return this.pos < this.src.length ? this.src[this.pos++] : (this.pos++, 0);
   }
 
+  /** Bytes of the stream not yet read (negative once reading past its end). */
+  get unread(): number {
+    return this.src.length - this.pos;
+  }
+
   /** True once the decoder has read more than the 4 bytes of look-ahead past the stream. */
   get overrun(): boolean {
     return this.pos > this.src.length + 4;

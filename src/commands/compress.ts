@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { backendFlag, MaeCommand, modelFlag } from '../cli/base';
-import { ProgressLine } from '../cli/progress';
+import { backendFlag, forceFlag, MaeCommand, modelFlag } from '../cli/base';
+import { shown, STDIO } from '../cli/stdio';
 import { DEFAULT_QUALITY, qualityParams } from '../codec';
 import { CompressResult, compressFile, Failure, outputPaths, runBatch } from '../codec/files';
 import { MaeRunner } from '../model/runner';
+import { checkOutputsFree } from '../util/fsx';
 
 export default class Compress extends MaeCommand {
   static summary = 'Compress photos into .mae files (MAE codec).';
@@ -12,12 +13,14 @@ export default class Compress extends MaeCommand {
     'The encoder removes the 8x8 patches the decoder rebuilds best from their surroundings for the bytes they would cost, codes the others with a DCT transform coder, and the decoder lets the MAE rebuild the removed ones. ' +
     '--quality (1..100) sets both the share of removed patches and the DCT quality (table in docs/FORMAT.md); --ratio overrides the removed share. ' +
     'Decoding needs the same model (its id is stored in the file). With several inputs, -o is a folder and one .mae is written per input; a batch goes on past a bad file, reports the failures at the end and exits with 1. ' +
-    'Files are written atomically.';
+    'Files are written atomically and an existing output is only replaced with --force. ' +
+    "'-' reads the image from standard input; -o - writes the .mae file to standard output (messages then go to stderr).";
 
   static examples = [
     '<%= config.bin %> compress photo.png -o photo.mae',
     '<%= config.bin %> compress photo.png -o photo.mae --quality 30 --verify',
     '<%= config.bin %> compress a.png b.png -o out/ --json',
+    '<%= config.bin %> compress - -o - < photo.png > photo.mae',
   ];
 
   static strict = false;
@@ -27,10 +30,11 @@ export default class Compress extends MaeCommand {
   };
 
   static flags = {
-    output: Flags.string({ char: 'o', description: 'output .mae file, or folder for several inputs (default: beside each input)' }),
+    output: Flags.string({ char: 'o', description: "output .mae file, folder for several inputs, or - for standard output (default: beside each input; standard output for input -)" }),
     quality: Flags.integer({ char: 'q', description: 'quality 1..100 (sets the removed share and the DCT quality)', default: DEFAULT_QUALITY, min: 1, max: 100 }),
     ratio: Flags.string({ description: 'share of patches to remove, 0 <= R < 1 (overrides the quality table)' }),
     verify: Flags.boolean({ description: 'decode each file after writing it and report PSNR and SSIM against the input', default: false }),
+    force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
   };
@@ -45,8 +49,11 @@ export default class Compress extends MaeCommand {
     }
     const params = qualityParams(flags.quality, ratio);
     const { outputs } = outputPaths(inputs, flags.output, '.mae');
-    const runner = await MaeRunner.load(flags.model, flags.backend);
-    const bar = new ProgressLine(!this.jsonEnabled());
+    if (outputs[0] === STDIO) this.claimStdout('the .mae file');
+    checkOutputsFree(outputs, flags.force);
+    let loading: Promise<MaeRunner> | null = null;
+    const runner = () => (loading ??= MaeRunner.load(flags.model, flags.backend));
+    const bar = this.progress();
     const many = inputs.length > 1;
     const { files, failures } = await runBatch(
       inputs,
@@ -55,6 +62,7 @@ export default class Compress extends MaeCommand {
           quality: params.quality,
           ratio: params.ratio,
           verify: flags.verify,
+          overwrite: flags.force,
           onProgress: (d, t) => bar.update(`${many ? `${i + 1}/${inputs.length} ` : ''}verifying ${path.basename(inputs[i])}: window ${d}/${t}`),
         }),
       (i) => bar.update(`${many ? `${i + 1}/${inputs.length} ` : ''}compressing ${path.basename(inputs[i])}`),
@@ -62,7 +70,7 @@ export default class Compress extends MaeCommand {
     bar.done();
     for (const r of files) {
       const v = r.psnr !== undefined ? `, PSNR ${Number.isFinite(r.psnr) ? r.psnr.toFixed(2) : 'inf'} dB, SSIM ${r.ssim!.toFixed(4)}` : '';
-      this.log(`${r.input} (${r.width}x${r.height}) -> ${r.output}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
+      this.log(`${shown(r.input, 'input')} (${r.width}x${r.height}) -> ${shown(r.output, 'output')}: ${r.bytes} bytes, ${r.bpp.toFixed(3)} bpp (quality ${r.quality}: ratio ${r.ratio}, DCT quality ${r.dctQuality})${v}`);
     }
     this.reportFailures(failures, inputs.length);
     return many ? { files, failures } : files[0];

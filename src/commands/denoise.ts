@@ -1,7 +1,13 @@
 import * as os from 'node:os';
 import { Args, Flags } from '@oclif/core';
-import { backendFlag, MaeCommand, modelFlag } from '../cli/base';
+import { denoise } from '../api';
+import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag } from '../cli/base';
 import { ProgressLine } from '../cli/progress';
+import { STDIO } from '../cli/stdio';
+import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
+import { MaeRunner } from '../model/runner';
+import { UsageError } from '../util/errors';
+import { checkOutputsFree } from '../util/fsx';
 import { BatchOutcome, denoiseBatch } from '../denoise/batch';
 import { FileResult } from '../denoise/file';
 import { expandInputs, planOutputs } from '../denoise/inputs';
@@ -20,12 +26,14 @@ export default class Denoise extends MaeCommand {
     'Each image goes through the MAE with no patch removed, over overlapping windows blended together; the model returns its clean estimate of every patch. ' +
     'The model is blind to the noise level: --sigma (0..255 scale, default: estimated from each image) only sets how much of the noisy input is kept. ' +
     'Inputs are files, folders (their images) or glob patterns. The output is a folder (one PNG per input, same base name) or, for a single input, a file. ' +
-    'Images run in parallel in --jobs worker threads; a file that fails is reported at the end and the others still run (exit code 1 if any failed).';
+    'Images run in parallel in --jobs worker threads; a file that fails is reported at the end and the others still run (exit code 1 if any failed). ' +
+    "An existing output is only replaced with --force. A single input can be '-' (standard input) and -o - writes to standard output.";
 
   static examples = [
     '<%= config.bin %> denoise noisy/*.png -o clean/',
     '<%= config.bin %> denoise photo.jpg -o photo-clean.png --sigma 25',
     '<%= config.bin %> denoise noisy/ -o clean/ --jobs 2 --json',
+    '<%= config.bin %> denoise - -o - < noisy.png > clean.png',
   ];
 
   static strict = false;
@@ -35,10 +43,12 @@ export default class Denoise extends MaeCommand {
   };
 
   static flags = {
-    output: Flags.string({ char: 'o', description: 'output folder, or output file for a single input', required: true }),
+    output: Flags.string({ char: 'o', description: 'output folder, output file for a single input, or - for standard output', required: true }),
+    format: formatFlag,
     sigma: Flags.string({ description: "noise sigma on the 0..255 scale, or 'auto' to estimate it per image", default: 'auto' }),
     jobs: Flags.integer({ char: 'j', description: 'images processed in parallel (worker threads; default: number of cores)', min: 1 }),
     stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
+    force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
   };
@@ -47,14 +57,25 @@ export default class Denoise extends MaeCommand {
     const { argv, flags } = await this.parse(Denoise);
     const sigma = parseSigma(flags.sigma);
     if (sigma === null) this.error(`--sigma must be a number from 0 to 255 or 'auto', got '${flags.sigma}'`, { exit: 2 });
-    const plan = planOutputs(expandInputs(argv as string[]), flags.output);
+    const args = argv as string[];
+    if (args.includes(STDIO) || flags.output === STDIO) return this.runStdio(args, flags, sigma);
+    const plan = planOutputs(expandInputs(args), flags.output, flags.format);
+    checkNotInputs(
+      plan.map((p) => p.output),
+      plan.map((p) => p.input),
+    );
+    checkOutputsFree(
+      plan.filter((p) => !p.error).map((p) => p.output),
+      flags.force,
+    );
     const jobs = flags.jobs ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = this.progress();
     const t0 = Date.now();
     const res = await denoiseBatch(plan, {
       jobs,
       sigma,
       stride: flags.stride,
+      overwrite: flags.force,
       model: flags.model,
       backend: flags.backend,
       onProgress: (finished, running, total) => {
@@ -64,20 +85,39 @@ export default class Denoise extends MaeCommand {
         const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
         bar.update(`denoise ${finished}/${total} done${running.length ? `, ${running.length} running` : ''}  ${Math.round((100 * done) / total)}%  ETA ${ProgressLine.duration(eta)}`);
       },
-      onResult: (r) =>
-        bar.log(r.ok ? `${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}  ${r.seconds.toFixed(1)} s` : `${r.input}: FAILED: ${r.error}`),
+      onResult: (r) => {
+        if (r.ok && !this.quiet && !this.jsonEnabled()) bar.log(`${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}  ${r.seconds.toFixed(1)} s`);
+      },
     });
     bar.done();
     const files = res.outcomes.filter((r): r is Extract<BatchOutcome, { ok: true }> => r.ok).map(({ ok: _ok, ...r }) => r);
     const failed = res.outcomes.filter((r): r is Extract<BatchOutcome, { ok: false }> => !r.ok).map(({ input, output, error }) => ({ input, output, error }));
-    if (failed.length) {
-      process.stderr.write(`mae: ${failed.length} of ${res.outcomes.length} image(s) failed:\n`);
-      for (const f of failed) process.stderr.write(`  ${f.input}: ${f.error}\n`);
-      process.exitCode = 1;
-    } else if (!this.jsonEnabled()) {
-      this.log(`${files.length} image(s) denoised in ${((Date.now() - t0) / 1000).toFixed(1)} s (${res.jobs} job(s), backend ${res.backend})`);
-    }
+    if (failed.length === 1 && res.outcomes.length === 1) throw new Error(failed[0].error.includes(failed[0].input) ? failed[0].error : `${failed[0].input}: ${failed[0].error}`);
+    this.reportFailures(failed, res.outcomes.length);
+    if (!failed.length) this.log(`${files.length} image(s) denoised in ${((Date.now() - t0) / 1000).toFixed(1)} s (${res.jobs} job(s), backend ${res.backend})`);
     return { files, failed, model: res.modelId, backend: res.backend, jobs: res.jobs };
+  }
+
+  /** One image from standard input and/or to standard output, in this thread. */
+  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; force: boolean; model?: string; backend?: string }, sigma: number | 'auto'): Promise<DenoiseJson> {
+    if (args.length !== 1) throw new UsageError(`'-' (standard input or output) takes exactly one input, got ${args.length}`);
+    const [input] = args;
+    const output = flags.output;
+    outputFormat(output, flags.format);
+    checkNotInputs([output], [input]);
+    if (output === STDIO) this.claimStdout('the image');
+    checkOutputsFree([output], flags.force);
+    const t0 = process.hrtime.bigint();
+    const img = await readImageArg(input);
+    const runner = await MaeRunner.load(flags.model, flags.backend);
+    const bar = this.progress();
+    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, onProgress: (d, t) => bar.update(`denoising: window ${d}/${t}`) });
+    bar.done();
+    await writeImageArg(output, r, { overwrite: flags.force, format: flags.format });
+    const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;
+    this.log(`${input} -> ${output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}  ${seconds.toFixed(1)} s`);
+    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, seconds };
+    return { files: [file], failed: [], model: runner.modelId, backend: runner.backend.name, jobs: 1 };
   }
 }
 

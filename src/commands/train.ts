@@ -42,7 +42,7 @@ export default class Train extends MaeCommand {
       if (!Number.isFinite(n) || n < 0) this.error(`--${name} must be a non-negative number, got '${v}'`, { exit: 2 });
       return n;
     };
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
     const res = await train({
       ...DEFAULT_TRAIN,
       data: flags.data,

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MaeRunner } from '../model/runner';
+import { sweepTemps } from '../util/fsx';
+import { onInterrupt } from '../util/interrupt';
 import { denoiseFile, FileJob, FileOptions, FileResult, oneLine } from './file';
 
 export interface BatchJob extends FileJob {
@@ -46,7 +48,7 @@ export async function denoiseBatch(jobs: BatchJob[], o: BatchOptions): Promise<B
     o.onResult?.(r);
   };
   jobs.forEach((j, i) => (j.error ? settle(i, { ok: false, input: j.input, output: j.output, error: j.error }) : todo.push(i)));
-  const fileOpts: FileOptions = { sigma: o.sigma, stride: o.stride, ensemble: o.ensemble };
+  const fileOpts: FileOptions = { sigma: o.sigma, stride: o.stride, ensemble: o.ensemble, overwrite: o.overwrite };
   const n = Math.max(1, Math.min(o.jobs, todo.length));
   if (n === 1) {
     const runner = await MaeRunner.load(o.model, o.backend);
@@ -82,6 +84,12 @@ async function runInWorkers(
   const queue = [...todo];
   let backend = '';
   let modelId = '';
+  // Ctrl-C: stop the workers, then delete the temporary files they may have left (they share this process id).
+  const dirs = [...new Set(todo.map((i) => path.dirname(path.resolve(jobs[i].output))))];
+  const stopOnInterrupt = onInterrupt(async () => {
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const d of dirs) sweepTemps(d);
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       let live = n;
@@ -152,6 +160,7 @@ async function runInWorkers(
     });
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    stopOnInterrupt();
   }
   return { backend, modelId };
 }

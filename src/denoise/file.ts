@@ -1,5 +1,7 @@
 /** Denoises one image file into another (read, denoise, atomic write): shared by the command and its worker threads. */
+import * as fs from 'node:fs';
 import { readRgb, writeRgb } from '../image/io';
+import { OutputExistsError } from '../util/fsx';
 import { MaeRunner } from '../model/runner';
 import { denoise, DenoiseOptions } from './index';
 
@@ -19,13 +21,17 @@ export interface FileResult {
   seconds: number;
 }
 
-export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'ensemble' | 'onProgress'>;
+export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'ensemble' | 'onProgress'> & {
+  /** Replace an existing output (--force); otherwise an existing output fails the file. */
+  overwrite?: boolean;
+};
 
 export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOptions = {}): Promise<FileResult> {
   const t0 = process.hrtime.bigint();
+  if (opts.overwrite === false && fs.existsSync(job.output)) throw new OutputExistsError(job.output);
   const img = await readRgb(job.input);
   const r = denoise(runner, img, opts);
-  await writeRgb(job.output, r.image);
+  await writeRgb(job.output, r.image, { overwrite: opts.overwrite });
   return {
     input: job.input,
     output: job.output,

@@ -83,7 +83,8 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
   const S = runner.config.windowSize;
-  const acc = new Float32Array(img.data.length);
+  // With one pass its output is the result (no extra full-size copy); an ensemble averages into `acc`.
+  let acc: Float32Array | null = codes.length > 1 ? new Float32Array(img.data.length) : null;
   let passDone = 0;
   let passTotal = 0;
   codes.forEach((k, i) => {
@@ -102,13 +103,16 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     });
     passDone = passTotal * (i + 1);
     const back = untransformImage(cropImage(out, t.width, t.height), k);
-    for (let j = 0; j < acc.length; j++) acc[j] += back.data[j];
+    if (codes.length === 1) acc = back.data;
+    else for (let j = 0; j < acc!.length; j++) acc![j] += back.data[j];
   });
   const n = codes.length;
-  for (let j = 0; j < acc.length; j++) acc[j] /= n;
-  const w = wOpt === 'auto' ? residualInputWeight(img.data, acc, sigma) : wOpt;
-  if (w > 0) for (let j = 0; j < acc.length; j++) acc[j] = w * img.data[j] + (1 - w) * acc[j];
-  return { image: { width: img.width, height: img.height, data: acc }, sigma, sigmaEstimated: estimated, inputWeight: w };
+  if (!acc) throw new Error('internal: no denoising pass ran');
+  if (n > 1) for (let j = 0; j < acc.length; j++) acc[j] /= n;
+  const res: Float32Array = acc;
+  const w = wOpt === 'auto' ? residualInputWeight(img.data, res, sigma) : wOpt;
+  if (w > 0) for (let j = 0; j < res.length; j++) res[j] = w * img.data[j] + (1 - w) * res[j];
+  return { image: { width: img.width, height: img.height, data: res }, sigma, sigmaEstimated: estimated, inputWeight: w };
 }
 
 /** Denoises an 8-bit RGB image. */

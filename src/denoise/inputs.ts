@@ -119,14 +119,14 @@ export interface PlannedOutput {
  * Output paths: with one input and an output that names an image file, that file; otherwise
  * the output is a folder and each input becomes <folder>/<base name>.png.
  */
-export function planOutputs(inputs: InputEntry[], out: string): PlannedOutput[] {
+export function planOutputs(inputs: InputEntry[], out: string, format = 'png'): PlannedOutput[] {
   const isDir = fs.existsSync(out) && fs.statSync(out).isDirectory();
   const looksLikeFile = IMAGE_EXTENSIONS.includes(path.extname(out).toLowerCase()) && !/[\\/]$/.test(out);
   let plan: PlannedOutput[];
   if (inputs.length === 1 && !isDir && looksLikeFile) plan = [{ input: inputs[0].file, output: out, error: inputs[0].error }];
   else {
     if (fs.existsSync(out) && !isDir) throw new Error(`output ${out} is a file; with ${inputs.length} inputs it must be a folder`);
-    plan = inputs.map((e) => ({ input: e.file, output: path.join(out, `${path.parse(e.file).name}.png`), error: e.error }));
+    plan = inputs.map((e) => ({ input: e.file, output: path.join(out, `${path.parse(e.file).name}.${format}`), error: e.error }));
   }
   const byOutput = new Map<string, string>();
   for (const p of plan) {

@@ -2,7 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../util/fsx';
+import { OutputExistsError, writeFileAtomic, WriteOptions } from '../util/fsx';
+import { maxPixels, megapixels } from '../util/limits';
+
+export { DEFAULT_MAX_PIXELS, maxPixels } from '../util/limits';
 
 export interface RgbImage {
   width: number;
@@ -16,28 +19,109 @@ export class ImageError extends Error {}
 sharp.cache(false);
 sharp.concurrency(1);
 
-/** Decodes any format sharp reads into 8-bit RGB (alpha dropped, EXIF orientation applied). */
-export async function readRgb(file: string): Promise<RgbImage> {
-  if (!fs.existsSync(file)) throw new ImageError(`file not found: ${file}`);
+/** Where an image comes from: a file path, or the bytes of an encoded image (PNG, JPEG, ...). */
+export type ImageSource = string | Uint8Array;
+
+/** Why a path cannot be read as an image file, or null if it is a readable, non-empty file. */
+function fileProblem(file: string): string | null {
+  let st: fs.Stats;
   try {
-    const { data, info } = await sharp(file).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new ImageError(`${file}: expected 3 channels after conversion, got ${info.channels}`);
+    st = fs.statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `file not found: ${file}`;
+    if (code === 'EACCES') return `cannot read ${file}: permission denied`;
+    return `cannot read ${file}: ${(error as Error).message}`;
+  }
+  if (st.isDirectory()) return `${file} is a folder, not an image file`;
+  if (!st.isFile()) return `${file} is not a regular file`;
+  if (st.size === 0) return `${file} is empty (0 bytes)`;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    return `cannot read ${file}: permission denied`;
+  }
+  return null;
+}
+
+/** sharp's message without its "Input file/buffer" preamble. */
+function sharpReason(error: unknown): string {
+  const msg = ((error as Error).message || String(error)).split('\n')[0];
+  return msg.replace(/^Input (file|buffer) (contains|has) /, '');
+}
+
+/** Width and height of an image from its header (after EXIF rotation), without decoding it; checks the pixel limit. */
+export async function probeImage(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<{ width: number; height: number; format: string }> {
+  if (typeof src === 'string') {
+    const problem = fileProblem(src);
+    if (problem) throw new ImageError(problem);
+  } else if (src.length === 0) throw new ImageError(`${name} is empty (0 bytes)`);
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(src, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    const reason = sharpReason(error);
+    if (/unsupported image format/.test(reason)) throw new ImageError(`${name} is not an image (or not in a format mae reads: png, jpeg, webp, avif, tiff, gif, svg)`);
+    throw new ImageError(`cannot read image ${name}: ${reason}`);
+  }
+  let { width, height } = meta;
+  if (!width || !height) throw new ImageError(`cannot read image ${name}: no image size in its header`);
+  if (meta.orientation && meta.orientation >= 5) [width, height] = [height, width];
+  const limit = maxPixels();
+  if (width * height > limit)
+    throw new ImageError(`${name} is ${width}x${height} (${megapixels(width * height)}): larger than the limit of ${megapixels(limit)} (MAE_MAX_PIXELS)`);
+  return { width, height, format: meta.format ?? 'unknown' };
+}
+
+/**
+ * Decodes an image file or buffer into 8-bit sRGB: EXIF orientation applied, 16-bit
+ * samples reduced to 8, grey and CMYK converted to sRGB (embedded ICC profiles honoured),
+ * and transparency flattened onto white (so transparent areas come out white, as most
+ * viewers show them). Every problem is an ImageError naming the file.
+ */
+export async function decodeImageSource(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<RgbImage> {
+  await probeImage(src, name);
+  try {
+    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() })
+      .rotate()
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new ImageError(`${name}: expected 3 channels after conversion, got ${info.channels}`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (error) {
     if (error instanceof ImageError) throw error;
-    throw new ImageError(`cannot read image ${file}: ${(error as Error).message}`);
+    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
   }
 }
 
-/** Decodes an image held in memory. */
-export async function decodeRgb(buf: Uint8Array): Promise<RgbImage> {
-  const { data, info } = await sharp(buf).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+/** Decodes an image file (see decodeImageSource). */
+export async function readRgb(file: string): Promise<RgbImage> {
+  return decodeImageSource(file, file);
 }
 
-/** Encodes by the file extension (png default; jpg, webp, avif, tif). */
+/** Decodes an image held in memory (see decodeImageSource). */
+export async function decodeRgb(buf: Uint8Array, name = 'input'): Promise<RgbImage> {
+  return decodeImageSource(buf, name);
+}
+
+/** Checks that `img` is a well-formed RGB image within the pixel limit. */
+export function checkRgb(img: RgbImage, name = 'image'): void {
+  if (!img || typeof img !== 'object') throw new ImageError(`${name} must be an image { width, height, data }`);
+  const { width, height, data } = img;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new ImageError(`${name} has a bad size ${String(width)}x${String(height)}`);
+  if (width * height > maxPixels()) throw new ImageError(`${name} is ${width}x${height}: larger than the limit of ${megapixels(maxPixels())} (MAE_MAX_PIXELS)`);
+  if (!(data instanceof Uint8Array)) throw new ImageError(`${name}.data must be a Uint8Array of RGB bytes`);
+  if (data.length !== width * height * 3) throw new ImageError(`${name}.data has ${data.length} bytes, expected ${width * height * 3} for ${width}x${height} RGB`);
+}
+
+/** Output formats by extension. */
+export const OUTPUT_FORMATS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tiff'];
+
+/** Encodes by format name (png default; jpg, webp, avif, tif). */
 export async function encodeRgb(img: RgbImage, format: string): Promise<Buffer> {
-  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
+  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false });
   switch (format) {
     case 'jpg':
     case 'jpeg':
@@ -54,10 +138,11 @@ export async function encodeRgb(img: RgbImage, format: string): Promise<Buffer> 
   }
 }
 
-/** Writes an image atomically; the format follows the extension. */
-export async function writeRgb(file: string, img: RgbImage): Promise<void> {
+/** Writes an image atomically; the format follows the extension. `overwrite: false` refuses an existing file. */
+export async function writeRgb(file: string, img: RgbImage, opts: WriteOptions = {}): Promise<void> {
+  if (opts.overwrite === false && fs.existsSync(file)) throw new OutputExistsError(file);
   const ext = path.extname(file).slice(1).toLowerCase();
-  writeFileAtomic(file, await encodeRgb(img, ext));
+  writeFileAtomic(file, await encodeRgb(img, ext), opts);
 }
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff', '.bmp', '.gif'];

@@ -73,9 +73,9 @@ export function blendSeam(s: SeamInput, mode: SeamMode, pixels: number): Float32
   const dist = distanceToKnown(known, W, H);
   let offset: Float32Array | null = null;
   if (mode === 'offset') {
-    const err = new Float32Array(orig.length);
-    for (let i = 0; i < n; i++) if (known[i]) for (let c = 0; c < 3; c++) err[i * 3 + c] = orig[i * 3 + c] - model[i * 3 + c];
-    offset = harmonicFill(err, W, H, 3, known);
+    // The error buffer (read only at known pixels by the fill) then holds the output.
+    for (let i = 0; i < n; i++) if (known[i]) for (let c = 0; c < 3; c++) out[i * 3 + c] = orig[i * 3 + c] - model[i * 3 + c];
+    offset = harmonicFill(out, W, H, 3, known);
   }
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < 3; c++) {

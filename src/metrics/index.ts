@@ -12,6 +12,8 @@ export interface CompareOptions {
   diffPath?: string;
   /** pixelmatch threshold (0..1, smaller is more sensitive). */
   threshold?: number;
+  /** Replace an existing diff image (default true). */
+  overwrite?: boolean;
 }
 
 export interface CompareResult {
@@ -50,15 +52,15 @@ function toRgb(rgba: Uint8Array): Uint8Array {
   return out;
 }
 
-export async function compareImages(ref: RgbImage, cand: RgbImage, opts: CompareOptions = {}): Promise<CompareResult> {
+/** Compares two images; with `diff`, also returns pixelmatch's diff image (mismatched pixels in red). */
+export function compareRgb(ref: RgbImage, cand: RgbImage, opts: { threshold?: number; diff?: boolean } = {}): { result: CompareResult; diff: RgbImage | null } {
   const { width, height } = ref;
   if (cand.width !== width || cand.height !== height) {
     throw new SizeMismatchError(`images differ in size: ${width}x${height} vs ${cand.width}x${cand.height}`);
   }
-  const diff = opts.diffPath ? new Uint8Array(width * height * 4) : null;
+  const diff = opts.diff ? new Uint8Array(width * height * 4) : null;
   const mismatchedPixels = pixelmatch(toRgba(ref.data), toRgba(cand.data), diff, width, height, { threshold: opts.threshold ?? 0.1 });
-  if (diff && opts.diffPath) await writeRgb(opts.diffPath, { width, height, data: toRgb(diff) });
-  return {
+  const result: CompareResult = {
     width,
     height,
     psnr: psnr(ref.data, cand.data),
@@ -66,4 +68,11 @@ export async function compareImages(ref: RgbImage, cand: RgbImage, opts: Compare
     mismatchedPixels,
     mismatchedShare: mismatchedPixels / (width * height),
   };
+  return { result, diff: diff ? { width, height, data: toRgb(diff) } : null };
+}
+
+export async function compareImages(ref: RgbImage, cand: RgbImage, opts: CompareOptions = {}): Promise<CompareResult> {
+  const { result, diff } = compareRgb(ref, cand, { threshold: opts.threshold, diff: Boolean(opts.diffPath) });
+  if (diff && opts.diffPath) await writeRgb(opts.diffPath, diff, { overwrite: opts.overwrite });
+  return result;
 }

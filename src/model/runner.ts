@@ -185,13 +185,17 @@ export class MaeRunner {
             mask.restore.set(m.restore, b * L);
             mask.removed.set(m.removed, b * L);
           });
-          out = tf.tidy(() => {
+          const result = tf.tidy(() => {
             const xt = tf.tensor3d(xin, [B, L, P]);
             const ht = tf.tensor3d(hin, [B, L, P]);
             const grid = { rows: win, cols: win };
             const latent = encode(this.params, c, xt, grid, mask);
             return decode(this.params, c, latent, grid, mask, ht, residualBase(c, xt, ht, mask));
-          }).dataSync() as Float32Array;
+          });
+          // tidy() keeps the tensor it returns: read it, then free it (otherwise every batch's
+          // output stays in the backend's memory, over 1 GB for a 24-megapixel image).
+          out = result.dataSync() as Float32Array;
+          result.dispose();
         }
         chunk.forEach((w, b) => {
           for (let r = 0; r < win; r++)

@@ -47,7 +47,7 @@ export default class BenchCodec extends MaeCommand {
     } catch (error) {
       this.error((error as Error).message, { exit: 2 });
     }
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
     const res = await benchCodec({ data: flags.data, limit: flags.limit, model: flags.model, backend: flags.backend, qualities, peerQualities, peers, plot: flags.plot, onProgress: (m) => bar.update(m) });
     bar.done();
     this.log(`${res.images.length} image(s) from ${flags.data}; model ${res.modelId}`);

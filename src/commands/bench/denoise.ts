@@ -27,7 +27,7 @@ export default class BenchDenoise extends MaeCommand {
     const { flags } = await this.parse(BenchDenoise);
     const sigmas = flags.sigma.split(',').map((s) => Number(s.trim()));
     if (sigmas.some((s) => !(s > 0 && s <= 255))) this.error(`--sigma must be numbers from 0 to 255, got '${flags.sigma}'`, { exit: 2 });
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
     const res = await benchDenoise({
       data: flags.data,
       sigmas,

@@ -29,7 +29,7 @@ export default class BenchInpaint extends MaeCommand {
     const masks = flags.masks.split(',').map((s) => s.trim()) as MaskKind[];
     const bad = masks.filter((m) => !MASK_KINDS.includes(m));
     if (bad.length || masks.length === 0) this.error(`unknown mask kind '${bad[0] ?? ''}' (one of ${MASK_KINDS.join(', ')})`, { exit: 2 });
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
     const notes: string[] = [];
     const rows = await benchInpaint({
       data: flags.data,

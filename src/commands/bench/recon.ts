@@ -26,7 +26,7 @@ export default class BenchRecon extends MaeCommand {
     const { flags } = await this.parse(BenchRecon);
     const ratios = flags.ratio.split(',').map((s) => Number(s.trim()));
     if (ratios.some((r) => !(r > 0 && r < 1))) this.error(`--ratio must be numbers between 0 and 1, got '${flags.ratio}'`, { exit: 2 });
-    const bar = new ProgressLine(!this.jsonEnabled());
+    const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
     const rows = await benchRecon({ data: flags.data, ratios, limit: flags.limit, seed: flags.seed, stride: flags.stride, model: flags.model, backend: flags.backend, onProgress: (m) => bar.update(m) });
     bar.done();
     this.log(

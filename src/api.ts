@@ -1,0 +1,200 @@
+/**
+ * The library API: compress, decompress, denoise, inpaint and compare images held in memory
+ * (encoded image bytes or raw RGB pixels), with a model loaded once and reused. The commands
+ * are built on these functions; src/index.ts exports them as the package's entry point.
+ */
+import * as path from 'node:path';
+import { decodeImage, encodeImage, inspect as inspectFile, modelInfo } from './codec';
+import { MaeFile } from './codec/container';
+import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
+import { denoise as denoiseRgb } from './denoise';
+import { checkRgb, decodeImageSource, encodeRgb, OUTPUT_FORMATS, RgbImage } from './image/io';
+import { countHoles, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
+import { CompareResult, compareRgb } from './metrics';
+import { defaultModelDir, MaeRunner } from './model/runner';
+import { UsageError } from './util/errors';
+
+/** Raw pixels: 8-bit sRGB, interleaved R, G, B, row-major; `data.length === width * height * 3`. */
+export type RawImage = RgbImage;
+
+/** An image: the bytes of an encoded file (PNG, JPEG, WebP, AVIF, TIFF, GIF, SVG; a Buffer is fine) or raw pixels. */
+export type ImageInput = Uint8Array | RawImage;
+
+/** A loaded model (with its TensorFlow.js backend); load it once with loadModel and pass it in `model`. */
+export type Model = MaeRunner;
+
+export type ImageFormat = 'png' | 'jpg' | 'jpeg' | 'webp' | 'avif' | 'tif' | 'tiff';
+
+export interface ModelOptions {
+  /** A model from loadModel, or the folder of one (default: the shipped model, loaded once and cached). */
+  model?: Model | string;
+  /** TensorFlow.js backend when a model is loaded here: 'wasm', 'cpu', 'tfjs-node', ... (default: MAE_BACKEND, else auto). */
+  backend?: string;
+}
+
+export interface ProgressOptions {
+  /** Model windows done out of the total (called synchronously while the model runs). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const models = new Map<string, Promise<MaeRunner>>();
+
+/**
+ * Loads a model folder (default: the shipped model) and initialises its backend. Loads are
+ * cached by folder and backend, so calling it again is cheap.
+ */
+export function loadModel(dir?: string, opts: { backend?: string } = {}): Promise<Model> {
+  const key = `${path.resolve(dir ?? defaultModelDir())}\0${opts.backend ?? ''}`;
+  let p = models.get(key);
+  if (!p) {
+    p = MaeRunner.load(dir, opts.backend);
+    models.set(key, p);
+    p.catch(() => models.delete(key));
+  }
+  return p;
+}
+
+async function useModel(o: ModelOptions): Promise<MaeRunner> {
+  if (o.model instanceof MaeRunner) return o.model;
+  if (o.model !== undefined && typeof o.model !== 'string') throw new UsageError('model must be a Model from loadModel() or a folder path');
+  return loadModel(o.model, { backend: o.backend });
+}
+
+/** Decodes encoded image bytes (EXIF rotation applied, alpha flattened on white, 8-bit sRGB), or checks raw pixels. */
+export async function toRawImage(image: ImageInput, name = 'image'): Promise<RawImage> {
+  if (image instanceof Uint8Array) return decodeImageSource(image, name);
+  checkRgb(image, name);
+  return image;
+}
+
+/** Encodes raw pixels as an image file's bytes (PNG by default; JPEG at quality 95; WebP and AVIF lossless). */
+export async function toImageBytes(image: RawImage, format: ImageFormat = 'png'): Promise<Buffer> {
+  if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`unsupported image format '${String(format)}' (use ${OUTPUT_FORMATS.join(', ')})`);
+  checkRgb(image);
+  return encodeRgb(image, format);
+}
+
+export interface CompressOptions extends ModelOptions {
+  /** 1..100 (default 50): sets the share of removed patches and the DCT quality (docs/FORMAT.md). */
+  quality?: number;
+  /** Share of patches to remove, 0 <= ratio < 1 (overrides the quality table). */
+  ratio?: number;
+}
+
+/** The parameters compress() uses for these options: quality, removed share and DCT quality. */
+export function compressParams(opts: Pick<CompressOptions, 'quality' | 'ratio'> = {}): CodecParams {
+  try {
+    return qualityParams(opts.quality ?? DEFAULT_QUALITY, opts.ratio);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Compresses an image into the bytes of an .mae file. */
+export async function compress(image: ImageInput, opts: CompressOptions = {}): Promise<Buffer> {
+  const params = compressParams(opts);
+  const img = await toRawImage(image);
+  const runner = await useModel(opts);
+  const enc = encodeImage(img, modelInfo(runner), { quality: params.quality, ratio: params.ratio });
+  return Buffer.from(enc.bytes.buffer, enc.bytes.byteOffset, enc.bytes.byteLength);
+}
+
+/** What an .mae file says about itself (checksum verified; no model needed). */
+export type MaeHeader = Omit<MaeFile, 'mask' | 'coeffs' | 'latents'> & { maskBytes: number; coeffBytes: number };
+
+export function inspect(mae: Uint8Array, name = 'input'): MaeHeader {
+  const { mask, coeffs, latents: _latents, ...rest } = inspectFile(mae, name);
+  return { ...rest, maskBytes: mask.length, coeffBytes: coeffs.length };
+}
+
+export interface DecompressOptions extends ModelOptions, ProgressOptions {
+  /** Names the input in error messages (default 'input'). */
+  name?: string;
+}
+
+/**
+ * Decodes the bytes of an .mae file. The file is checked before any model is loaded; the
+ * model must be the one that encoded it (its id is in the file). Errors are CodecErrors.
+ */
+export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}): Promise<RawImage> {
+  const name = opts.name ?? 'input';
+  inspectFile(mae, name);
+  const runner = await useModel(opts);
+  return decodeImage(mae, runner, name, { onProgress: opts.onProgress }).image;
+}
+
+export interface DenoiseOptions extends ModelOptions, ProgressOptions {
+  /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it. */
+  sigma?: number | 'auto';
+  /** Window stride in patches (default: half a window). */
+  stride?: number;
+}
+
+export interface DenoisedImage extends RawImage {
+  /** Sigma used (0..255 scale). */
+  sigma: number;
+  sigmaEstimated: boolean;
+}
+
+export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Promise<DenoisedImage> {
+  const sigma = opts.sigma ?? 'auto';
+  if (sigma !== 'auto' && !(typeof sigma === 'number' && sigma >= 0 && sigma <= 255)) throw new UsageError(`sigma must be a number from 0 to 255 or 'auto', got ${String(sigma)}`);
+  const img = await toRawImage(image);
+  const runner = await useModel(opts);
+  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, onProgress: opts.onProgress });
+  return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
+}
+
+/** Pixels to fill: one byte per pixel, row-major, non-zero = fill. */
+export interface HoleMask {
+  width: number;
+  height: number;
+  holes: Uint8Array;
+}
+
+export interface InpaintOptions extends ModelOptions {
+  /** Window stride in patches (default: half a window). */
+  stride?: number;
+  onProgress?: (done: number, total: number, pass: number, passes: number) => void;
+}
+
+/**
+ * Fills the masked pixels. `mask` is an image of the same size (any non-zero colour channel
+ * marks a pixel to fill) or a HoleMask. The other pixels are returned unchanged.
+ */
+export async function inpaint(image: ImageInput, mask: ImageInput | HoleMask, opts: InpaintOptions = {}): Promise<RawImage> {
+  const img = await toRawImage(image);
+  let holes: Uint8Array;
+  let mw: number;
+  let mh: number;
+  if (!(mask instanceof Uint8Array) && 'holes' in mask) {
+    ({ width: mw, height: mh, holes } = mask);
+    if (!(holes instanceof Uint8Array) || holes.length !== mw * mh) throw new InpaintError(`mask.holes must be a Uint8Array of width x height (${mw}x${mh}) bytes`);
+  } else {
+    const m = await toRawImage(mask, 'mask');
+    ({ width: mw, height: mh } = m);
+    holes = holesFromMask(m);
+  }
+  if (mw !== img.width || mh !== img.height) throw new InpaintError(`mask is ${mw}x${mh}, the image is ${img.width}x${img.height}`);
+  if (countHoles(holes) === 0) throw new InpaintError('mask is empty: no non-zero pixel marks anything to fill');
+  const runner = await useModel(opts);
+  return inpaintRgb(runner, img, holes, { stride: opts.stride, onProgress: opts.onProgress });
+}
+
+export interface MetricsOptions {
+  /** Also return pixelmatch's diff image (mismatched pixels in red). */
+  diff?: boolean;
+  /** pixelmatch threshold, 0..1 (default 0.1). */
+  threshold?: number;
+}
+
+export interface MetricsResult extends CompareResult {
+  diff?: RawImage;
+}
+
+/** PSNR (dB, Infinity when identical), SSIM and pixelmatch's count of mismatched pixels of `candidate` against `reference`. */
+export async function metrics(reference: ImageInput, candidate: ImageInput, opts: MetricsOptions = {}): Promise<MetricsResult> {
+  const [ref, cand] = await Promise.all([toRawImage(reference, 'reference'), toRawImage(candidate, 'candidate')]);
+  const { result, diff } = compareRgb(ref, cand, { threshold: opts.threshold, diff: opts.diff });
+  return diff ? { ...result, diff } : result;
+}
