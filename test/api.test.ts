@@ -56,7 +56,7 @@ describe('library API', () => {
     const mae = await api.compress(img, { model, quality: 20 });
     expect(Buffer.isBuffer(mae)).toBe(true);
     const header = api.inspect(mae, 'x.mae');
-    expect(header).toMatchObject({ width: 50, height: 37, modelId: model.modelId, quality: 20, ratio: 0.3, version: 1 });
+    expect(header).toMatchObject({ width: 50, height: 37, modelId: model.modelId, quality: 20, ratio: 0.3, version: 2 });
     expect(header.maskBytes).toBeGreaterThan(0);
     const back = await api.decompress(mae, { model });
     expect([back.width, back.height, back.data.length]).toEqual([50, 37, 50 * 37 * 3]);

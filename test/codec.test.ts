@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { bdRate, RdPoint } from '../src/bench/bdrate';
 import { CodecError, decodeImage, encodeImage, modelInfo } from '../src/codec';
-import { packContainer, unpackContainer, MaeFields } from '../src/codec/container';
-import { BLOCK, decodeBlock, dequantize, encodeBlock, fdct, idct, quantize, quantTables, scaledTable, LUMA_TABLE, ZIGZAG } from '../src/codec/dct';
+import { packContainer, unpackContainer, MaeFields, VERSION } from '../src/codec/container';
+import { BLOCK, CHROMA_TABLE, decodeBlock, dequantize, encodeBlock, fdct, idct, quantize, quantTables, scaledTable, slopeTable, LUMA_TABLE, ZIGZAG } from '../src/codec/dct';
 import { decodeCoeffs, decodeMask, encodeCoeffs, encodeMask, keptLayout, METHOD_DEFLATE, METHOD_RANGE, COEFFS_PER_PATCH } from '../src/codec/entropy';
 import { qualityParams } from '../src/codec/quality';
 import { chooseRemoved } from '../src/codec/select';
@@ -102,6 +102,21 @@ describe('DCT and quantization', () => {
     decodeBlock(q, tables, out);
     for (let i = 0; i < out.length; i++) expect(Math.abs(out[i] - img.data[i])).toBeLessThan(2);
   });
+
+  it('selects Annex K tables for format version 1 and the slope tables for version 2', () => {
+    const [l1, c1] = quantTables(30, 1);
+    expect(Array.from(l1)).toEqual(Array.from(scaledTable(LUMA_TABLE, 30)));
+    expect(Array.from(c1)).toEqual(Array.from(scaledTable(CHROMA_TABLE, 30)));
+    const [l2, c2] = quantTables(30);
+    expect(Array.from(l2)).toEqual(Array.from(slopeTable(30, 1)));
+    // Every divisor is 1 at quality 100; divisors grow with frequency, for chroma, and as quality falls.
+    expect(quantTables(100).every((t) => t.every((d) => d === 1))).toBe(true);
+    expect(l2[63]).toBeGreaterThan(l2[0]);
+    for (let i = 0; i < BLOCK; i++) {
+      expect(c2[i]).toBeGreaterThanOrEqual(l2[i]);
+      expect(slopeTable(10, 1)[i]).toBeGreaterThanOrEqual(l2[i]);
+    }
+  });
 });
 
 describe('entropy coding', () => {
@@ -164,7 +179,7 @@ describe('container', () => {
     const bytes = packContainer(fields);
     const f = unpackContainer(bytes, 'x.mae');
     expect(f.magic).toBe('MAE-CODEC');
-    expect(f.version).toBe(1);
+    expect(f.version).toBe(VERSION);
     expect(f.checksum).toMatch(/^[0-9a-f]{16}$/);
     for (const [k, v] of Object.entries(fields)) {
       const got = (f as unknown as Record<string, unknown>)[k];

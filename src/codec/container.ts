@@ -9,7 +9,10 @@ import { Packr } from 'msgpackr';
 import { maxPixels, megapixels } from '../util/limits';
 
 export const MAGIC = 'MAE-CODEC';
-export const VERSION = 1;
+/** Version written. Version 2 changed only what dctQuality selects (the slope tables, see dct.ts). */
+export const VERSION = 2;
+/** Oldest version read (version 1: JPEG Annex K tables). */
+export const MIN_VERSION = 1;
 
 export interface MaeFields {
   width: number;
@@ -26,7 +29,7 @@ export interface MaeFields {
   mask: Uint8Array;
   /** Coefficient stream of the kept patches (method byte + body). */
   coeffs: Uint8Array;
-  /** Reserved: always null in version 1 (the decoder recomputes the latents). */
+  /** Reserved: always null in versions 1 and 2 (the decoder recomputes the latents). */
   latents: null;
 }
 
@@ -43,10 +46,10 @@ const FIELD_ORDER = ['magic', 'version', 'width', 'height', 'channels', 'colorSp
 // Plain MessagePack maps (no msgpackr record extension), float64 for non-integers.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });
 
-/** 0xa8 "checksum" 0xb0 <16 ASCII hex digits>: the last 26 bytes of every version-1 file. */
+/** 0xa8 "checksum" 0xb0 <16 ASCII hex digits>: the last 26 bytes of every file (versions 1 and 2). */
 const CHECKSUM_KEY = Uint8Array.from([0xa8, ...Buffer.from('checksum', 'ascii')]);
 const TAIL = CHECKSUM_KEY.length + 1 + 16;
-/** A version-1 file starts with map16(16), "magic", "MAE-CODEC". */
+/** A file starts with map16(16), "magic", "MAE-CODEC". */
 const HEADER = Uint8Array.from([0xde, 0x00, 0x10]);
 const PREFIX = Uint8Array.from([...HEADER, 0xa5, ...Buffer.from('magic', 'ascii'), 0xa9, ...Buffer.from(MAGIC, 'ascii')]);
 
@@ -107,9 +110,9 @@ export function unpackContainer(bytes: Uint8Array, name: string): MaeFile {
   if (v.truncated) throw new CodecError(`${name} is truncated (${bytes.length} bytes)`);
   if (v.version === undefined) throw new CodecError(`${name} is damaged: no format version after the magic`);
   if (v.version > VERSION) throw new CodecError(`${name} uses .mae format version ${v.version}; this mae reads version ${VERSION}: upgrade mae-cli`);
-  if (v.version !== VERSION) throw new CodecError(`${name} is damaged: format version ${v.version}`);
+  if (v.version < MIN_VERSION) throw new CodecError(`${name} is damaged: format version ${v.version}`);
   // Checksum over the 15-entry map: the bytes before the checksum entry, header 8f.
-  // A map16 of N entries, the checksum last: the checksum covers fixmap(N - 1) and the N - 1 other entries (N = 16 in version 1).
+  // A map16 of N entries, the checksum last: the checksum covers fixmap(N - 1) and the N - 1 other entries (N = 16 in versions 1 and 2).
   const entries = bytes[0] === 0xde && bytes.length > 3 ? bytes[1] * 256 + bytes[2] : 0;
   const tailOk = entries >= 3 && entries <= 16 && bytes.length > TAIL + PREFIX.length && CHECKSUM_KEY.every((b, i) => bytes[bytes.length - TAIL + i] === b) && bytes[bytes.length - 17] === 0xb0;
   if (!tailOk) {
@@ -139,7 +142,7 @@ export function unpackContainer(bytes: Uint8Array, name: string): MaeFile {
   const missing = [...FIELDS].find((k) => !(k in o));
   if (missing !== undefined) throw new CodecError(`${name} is damaged: field '${missing}' is missing`);
   if (o.magic !== MAGIC) throw new CodecError(`${name} is not an .mae file (wrong magic)`);
-  if (o.version !== VERSION) throw new CodecError(`${name} is damaged: format version ${String(o.version)}`);
+  if (o.version !== v.version) throw new CodecError(`${name} is damaged: format version ${String(o.version)}`);
   if (o.checksum !== stored) throw new CodecError(`${name} is damaged: the checksum field is not the last entry`);
   const f = o as unknown as MaeFile;
   validate(f, (what) => new CodecError(`${name} is damaged: ${what}`));
@@ -170,7 +173,7 @@ function validate(f: MaeFile, bad: (what: string) => Error): void {
   if (!(f.mask instanceof Uint8Array)) throw bad(`mask must be binary, got ${describe(f.mask)}`);
   if (!(f.coeffs instanceof Uint8Array)) throw bad(`coeffs must be binary, got ${describe(f.coeffs)}`);
   if (f.mask.length < 1 || f.coeffs.length < 1) throw bad(`${f.mask.length < 1 ? 'mask' : 'coeffs'} stream is empty`);
-  if (f.latents !== null) throw bad('latents must be null in format version 1');
+  if (f.latents !== null) throw bad('latents must be null in format versions 1 and 2');
 }
 
 /**

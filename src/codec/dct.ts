@@ -45,9 +45,34 @@ export function scaledTable(base: readonly number[], quality: number): Int32Arra
   return out;
 }
 
-/** The [luma, chroma] divisor tables for a DCT quality. */
-export function quantTables(quality: number): [Int32Array, Int32Array] {
-  return [scaledTable(LUMA_TABLE, quality), scaledTable(CHROMA_TABLE, quality)];
+/** Frequency slope of the version-2 tables: step x (1 + SLOPE x (u + v)). */
+export const SLOPE = 0.12;
+/** Chroma step over luma step in the version-2 tables. */
+export const CHROMA_SCALE = 1.4;
+
+/** The version-2 base step of a DCT quality: 0.3 x 1.065^(100 - quality) (0.3 at 100: every divisor 1; 7.4 at 50; 153 at 1). */
+export function slopeStep(quality: number): number {
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new RangeError(`DCT quality must be an integer 1..100, got ${quality}`);
+  return 0.3 * Math.pow(1.065, 100 - quality);
+}
+
+/**
+ * Version-2 divisors (natural order), clamped to 1..255: nearly flat, rising gently with
+ * frequency, chroma 1.4 times luma. The Annex K tables are shaped for the eye; PSNR
+ * weighs every coefficient's error alike, and on held-out training images these tables
+ * needed 12% fewer bytes than Annex K for the same PSNR (docs/FORMAT.md).
+ */
+export function slopeTable(quality: number, scale: number): Int32Array {
+  const step = slopeStep(quality) * scale;
+  const out = new Int32Array(BLOCK);
+  for (let v = 0; v < N; v++) for (let u = 0; u < N; u++) out[v * N + u] = Math.min(255, Math.max(1, Math.round(step * (1 + SLOPE * (u + v)))));
+  return out;
+}
+
+/** The [luma, chroma] divisor tables of a DCT quality: format version 1 used Annex K, version 2 the slope tables. */
+export function quantTables(quality: number, version = 2): [Int32Array, Int32Array] {
+  if (version === 1) return [scaledTable(LUMA_TABLE, quality), scaledTable(CHROMA_TABLE, quality)];
+  return [slopeTable(quality, 1), slopeTable(quality, CHROMA_SCALE)];
 }
 
 // COS[u*8+x] = C(u)/2 * cos((2x+1) u pi / 16), C(0) = 1/sqrt(2), C(u>0) = 1: the orthonormal 1-D basis.

@@ -178,7 +178,7 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
   } catch (error) {
     throw new CodecError(`${name} is damaged: ${(error as Error).message}`);
   }
-  const tables = quantTables(f.dctQuality);
+  const tables = quantTables(f.dctQuality, f.version);
   const nRemoved = removed.reduce((s, v) => s + v, 0);
   // Kept patches go straight to the output bytes (rounded, clamped) and, when the model runs,
   // to its input (v / 255 - 0.5, padded to at least one window): no full-size float64 copy,

@@ -16,14 +16,14 @@
  * higher the rate up to which removing patches pays.
  */
 export const QUALITY_TABLE: readonly (readonly [number, number, number])[] = [
-  [1, 0.5, 2],
+  [1, 0.5, 1],
   [10, 0.4, 5],
-  [20, 0.3, 8],
-  [30, 0.2, 12],
+  [20, 0.3, 9],
+  [30, 0.2, 13],
   [40, 0.1, 20],
-  [50, 0, 30],
-  [75, 0, 60],
-  [90, 0, 85],
+  [50, 0, 28],
+  [75, 0, 40],
+  [90, 0, 55],
   [100, 0, 100],
 ];
 
