@@ -153,8 +153,30 @@ describe('forward pass', () => {
     expect(lossOf(t3)).not.toBe(base);
   });
 
+  it('applies the patch skip to visible patches only, and a zero skip changes nothing', () => {
+    const rng = new Rng(21);
+    const L = 16;
+    const P = 48;
+    const B = 1;
+    const values = initValues(small, 4);
+    values['decoder_pred.weight'] = randn(rng, values['decoder_pred.weight'].length, 0.1);
+    const mask = batchMask([randomMask(L, 0.5, rng)], L);
+    const x = tf.tensor3d(randn(rng, B * L * P), [B, L, P]);
+    const hint = tf.tensor3d(randn(rng, B * L * P), [B, L, P]);
+    const run = (v: Record<string, Float32Array>, c: MaeConfig) => forward(toTensors(c, v), c, x, { rows: 4, cols: 4 }, mask, hint).dataSync();
+    const noSkip = validateConfig({ ...small, patchSkip: false });
+    const { ['decoder_skip.weight']: _skip, ...rest } = values;
+    const a = run(values, small);
+    expect(Array.from(run(rest, noSkip))).toEqual(Array.from(a));
+    const b = run({ ...values, 'decoder_skip.weight': randn(rng, P * P, 0.1) }, small);
+    for (let l = 0; l < L; l++) {
+      const changed = Array.from({ length: P }, (_, j) => b[l * P + j] !== a[l * P + j]).some(Boolean);
+      expect(changed).toBe(mask.removed[l] === 0);
+    }
+  });
+
   it('counts parameters and FLOPs of the default model', () => {
-    expect(countParams(DEFAULT_CONFIG)).toBe(3376192);
+    expect(countParams(DEFAULT_CONFIG)).toBe(3376192 + 192 * 192);
     const f = forwardFlops(DEFAULT_CONFIG, 64, 16);
     expect(f.total).toBe(f.encoder + f.decoder);
     expect(f.total).toBeGreaterThan(1e8);
@@ -170,6 +192,7 @@ describe('custom gradients', () => {
     const values = initValues(small, 9);
     // Non-zero prediction head so that every gradient path is exercised.
     values['decoder_pred.weight'] = randn(rng, values['decoder_pred.weight'].length, 0.1);
+    values['decoder_skip.weight'] = randn(rng, values['decoder_skip.weight'].length, 0.1);
     const mask = batchMask([randomMask(L, 0.5, rng), randomMask(L, 0.5, rng)], L);
     const x = tf.tensor3d(randn(rng, B * L * P), [B, L, P]);
     const hint = tf.tensor3d(randn(rng, B * L * P), [B, L, P]);

@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { DEFAULT_TRAIN, learningRate, train, TrainOptions } from '../src/train/trainer';
+import { checkpointOptions, DEFAULT_TRAIN, learningRate, train, TrainOptions } from '../src/train/trainer';
+import { initValues, paramSpecs } from '../src/model/mae';
+import { saveModel } from '../src/model/weights';
+import { DEFAULT_CONFIG, validateConfig } from '../src/model/config';
 import { loadModel } from '../src/model/weights';
 import { Rng } from '../src/util/rng';
 
@@ -68,11 +71,30 @@ describe('mae train', () => {
     const r2 = await train({ ...base(split), stopAtStep: 2 });
     expect(r2.step).toBe(2);
     expect(r2.stoppedEarly).toBe(true);
+    // --resume defaults come from the checkpoint, not from the command's defaults.
+    expect(checkpointOptions(split)).toMatchObject({ steps: 4, batchSize: 4, warmupSteps: 1, baseLr: DEFAULT_TRAIN.baseLr });
+    expect(checkpointOptions(path.join(root, 'nowhere'))).toEqual({});
     const r3 = await train({ ...base(split), resume: true });
     expect(r3.step).toBe(4);
     const m2 = loadModel(split);
     for (const name of Object.keys(m1.values)) expect(Buffer.from(m2.values[name].buffer).equals(Buffer.from(m1.values[name].buffer))).toBe(true);
     expect(m2.modelId).toBe(m1.modelId);
+  });
+
+  it('fine-tunes a model saved without the patch skip, adding the skip at zero', async () => {
+    const old = validateConfig({ ...DEFAULT_CONFIG, ...tiny, patchSkip: false });
+    const src = path.join(root, 'noskip');
+    const values = initValues(old, 3);
+    saveModel(src, old, values);
+    expect(loadModel(src).config.patchSkip).toBe(false);
+    expect(paramSpecs(old).some((s) => s.name === 'decoder_skip.weight')).toBe(false);
+    const out = path.join(root, 'withskip');
+    await train({ ...base(out), config: { patchSkip: true }, init: src, steps: 1 });
+    const m = loadModel(out);
+    expect(m.config.patchSkip).toBe(true);
+    expect(m.values['decoder_skip.weight'].length).toBe(192 * 192);
+    // The tensors it had came from the source model (and moved by one step).
+    expect(m.values['patch_embed.proj.weight'].length).toBe(values['patch_embed.proj.weight'].length);
   });
 
   it('refuses to resume where there is no checkpoint', async () => {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { backendFlag, MaeCommand } from '../cli/base';
-import { DEFAULT_TRAIN, train, TrainResult } from '../train/trainer';
+import { checkpointOptions, DEFAULT_TRAIN, train, TrainResult } from '../train/trainer';
 import { ProgressLine } from '../cli/progress';
 
 export default class Train extends MaeCommand {
@@ -19,18 +19,18 @@ export default class Train extends MaeCommand {
   static flags = {
     data: Flags.string({ description: 'folder of training images', required: true }),
     out: Flags.string({ description: 'output folder (model and checkpoint)', required: true }),
-    steps: Flags.integer({ description: 'total optimizer steps (the schedule spans them)', default: DEFAULT_TRAIN.steps, min: 1 }),
-    'batch-size': Flags.integer({ description: 'crops per step', default: DEFAULT_TRAIN.batchSize, min: 1 }),
+    steps: Flags.integer({ description: `total optimizer steps (the schedule spans them) [default: ${DEFAULT_TRAIN.steps}; with --resume, the checkpoint's]`, min: 1 }),
+    'batch-size': Flags.integer({ description: `crops per step [default: ${DEFAULT_TRAIN.batchSize}; with --resume, the checkpoint's]`, min: 1 }),
     workers: Flags.integer({ description: 'worker threads (default: number of cores)', default: DEFAULT_TRAIN.workers, min: 1 }),
-    'base-lr': Flags.string({ description: 'base learning rate; lr = base-lr x batch / 256', default: String(DEFAULT_TRAIN.baseLr) }),
-    'warmup-steps': Flags.integer({ description: 'linear warm-up steps', default: DEFAULT_TRAIN.warmupSteps, min: 0 }),
-    'clip-norm': Flags.string({ description: 'clip the global gradient norm (0: off)', default: String(DEFAULT_TRAIN.clipNorm) }),
+    'base-lr': Flags.string({ description: `base learning rate; lr = base-lr x batch / 256 [default: ${DEFAULT_TRAIN.baseLr}; with --resume, the checkpoint's]` }),
+    'warmup-steps': Flags.integer({ description: `linear warm-up steps [default: ${DEFAULT_TRAIN.warmupSteps}; with --resume, the checkpoint's]`, min: 0 }),
+    'clip-norm': Flags.string({ description: `clip the global gradient norm (0: off) [default: ${DEFAULT_TRAIN.clipNorm}; with --resume, the checkpoint's]` }),
     'eval-every': Flags.integer({ description: 'validate every N steps', default: DEFAULT_TRAIN.evalEvery, min: 1 }),
     'checkpoint-every': Flags.integer({ description: 'checkpoint every N steps', default: DEFAULT_TRAIN.checkpointEvery, min: 1 }),
     'max-minutes': Flags.string({ description: 'stop (with a checkpoint) after this many minutes' }),
     resume: Flags.boolean({ description: 'continue the checkpoint in --out', default: false }),
     init: Flags.string({ description: 'start from this model folder (fine-tuning)' }),
-    seed: Flags.integer({ description: 'random seed', default: 0 }),
+    seed: Flags.integer({ description: "random seed [default: 0; with --resume, the checkpoint's]" }),
     'patch-skip': Flags.boolean({ description: 'per-patch linear skip path (model extension; default on for new models, --init models keep theirs unless given)', allowNo: true }),
     backend: backendFlag,
   };
@@ -43,22 +43,24 @@ export default class Train extends MaeCommand {
       return n;
     };
     const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
+    // --resume keeps the checkpoint's schedule unless a flag changes it.
+    const base = { ...DEFAULT_TRAIN, ...(flags.resume ? checkpointOptions(flags.out) : {}) };
     const res = await train({
-      ...DEFAULT_TRAIN,
+      ...base,
       data: flags.data,
       out: flags.out,
-      steps: flags.steps,
-      batchSize: flags['batch-size'],
+      steps: flags.steps ?? base.steps,
+      batchSize: flags['batch-size'] ?? base.batchSize,
       workers: flags.workers,
-      baseLr: num('base-lr', flags['base-lr']),
-      warmupSteps: flags['warmup-steps'],
-      clipNorm: num('clip-norm', flags['clip-norm']),
+      baseLr: flags['base-lr'] === undefined ? base.baseLr : num('base-lr', flags['base-lr']),
+      warmupSteps: flags['warmup-steps'] ?? base.warmupSteps,
+      clipNorm: flags['clip-norm'] === undefined ? base.clipNorm : num('clip-norm', flags['clip-norm']),
       evalEvery: flags['eval-every'],
       checkpointEvery: flags['checkpoint-every'],
       maxSeconds: flags['max-minutes'] ? num('max-minutes', flags['max-minutes']) * 60 : undefined,
       resume: flags.resume,
       init: flags.init,
-      seed: flags.seed,
+      seed: flags.seed ?? base.seed,
       config: flags['patch-skip'] === undefined ? undefined : { patchSkip: flags['patch-skip'] },
       backend: flags.backend,
       onLog: (l) => bar.log(l),

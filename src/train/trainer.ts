@@ -109,6 +109,21 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'out'> = {
   valSamples: 64,
 };
 
+/** Schedule options saved in a checkpoint's train-state.json (for --resume defaults); {} if none. */
+export function checkpointOptions(out: string): Partial<TrainOptions> {
+  const p = path.join(out, 'train-state.json');
+  if (!fs.existsSync(p)) return {};
+  try {
+    const s = JSON.parse(fs.readFileSync(p, 'utf8')) as TrainState;
+    const o = s.options ?? {};
+    const pick: Partial<TrainOptions> = { steps: s.steps };
+    for (const k of ['batchSize', 'baseLr', 'warmupSteps', 'minLr', 'weightDecay', 'clipNorm', 'seed'] as const) if (typeof o[k] === 'number') pick[k] = o[k] as number;
+    return pick;
+  } catch {
+    return {};
+  }
+}
+
 /** Learning rate at `step` (0-based): linear warm-up, then half-cycle cosine to minLr. */
 export function learningRate(step: number, o: Pick<TrainOptions, 'baseLr' | 'batchSize' | 'warmupSteps' | 'steps' | 'minLr'>): number {
   const peak = (o.baseLr * o.batchSize) / 256;
