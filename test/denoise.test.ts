@@ -86,6 +86,15 @@ describe('self-ensemble transforms', () => {
     expect(Array.from(back.data)).toEqual(Array.from(img.data));
   });
 
+  it('a shift by half a patch is undone exactly and replicates the edge', async () => {
+    const { shiftImage, unshiftImage } = await import('../src/denoise');
+    const img: FloatImage = { width: 5, height: 3, data: Float32Array.from({ length: 45 }, (_, i) => i) };
+    const t = shiftImage(img, 4);
+    expect([t.width, t.height]).toEqual([9, 7]);
+    expect(Array.from(t.data.subarray(0, 3))).toEqual([0, 1, 2]);
+    expect(Array.from(unshiftImage(t, 4, 5, 3).data)).toEqual(Array.from(img.data));
+  });
+
   it('transform 1 mirrors the columns, 4 transposes', () => {
     const img: FloatImage = { width: 2, height: 1, data: Float32Array.from([1, 1, 1, 2, 2, 2]) };
     expect(Array.from(transformImage(img, 1).data)).toEqual([2, 2, 2, 1, 1, 1]);
@@ -208,6 +217,10 @@ describe('denoise() in process', () => {
       const f: FloatImage = { width: W, height: H, data: Float32Array.from(img.data, (v) => v / 255 - 0.5) };
       const e = denoiseFloat(runner, f, { sigma: 15, ensemble: 4, inputWeight: 0 });
       expect(e.image.data.every(Number.isFinite)).toBe(true);
+      const sh = denoiseFloat(runner, f, { sigma: 15, shifts: 2, inputWeight: 0 });
+      expect([sh.image.width, sh.image.height]).toEqual([W, H]);
+      expect(sh.image.data.every(Number.isFinite)).toBe(true);
+      expect(() => denoiseFloat(runner, f, { shifts: 3 })).toThrow(/shifts must be/);
       expect(() => denoiseFloat(runner, f, { ensemble: 3 })).toThrow(/ensemble must be/);
       expect(() => denoiseFloat(runner, f, { sigma: -1 })).toThrow(/sigma must be/);
     } finally {

@@ -26,6 +26,11 @@ export interface DenoiseOptions {
   stride?: number;
   /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
   ensemble?: number;
+  /**
+   * Patch-grid offsets averaged: 1 (the grid at the origin) or 2 (plus the grid moved by half
+   * a patch in both directions, so that no patch border falls at the same place twice).
+   */
+  shifts?: number;
   /** Share of the noisy input in the output, 0..1, or 'auto' (default: residualInputWeight). */
   inputWeight?: number | 'auto';
   batchSize?: number;
@@ -64,6 +69,33 @@ export function residualInputWeight(noisy: Float32Array, model: Float32Array, si
   return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
 }
 
+/** The image moved right and down by `s` pixels (edge replication fills the new top and left). */
+export function shiftImage(img: FloatImage, s: number): FloatImage {
+  if (s === 0) return img;
+  const W = img.width + s;
+  const H = img.height + s;
+  const d = new Float32Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.max(0, y - s);
+    for (let x = 0; x < W; x++) {
+      const o = (y * W + x) * 3;
+      const i = (sy * img.width + Math.max(0, x - s)) * 3;
+      d[o] = img.data[i];
+      d[o + 1] = img.data[i + 1];
+      d[o + 2] = img.data[i + 2];
+    }
+  }
+  return { width: W, height: H, data: d };
+}
+
+/** Inverse of shiftImage: the `width` x `height` region starting at (s, s). */
+export function unshiftImage(img: FloatImage, s: number, width: number, height: number): FloatImage {
+  if (s === 0 && img.width === width && img.height === height) return img;
+  const d = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) d.set(img.data.subarray(((y + s) * img.width + s) * 3, ((y + s) * img.width + s + width) * 3), y * width * 3);
+  return { width, height, data: d };
+}
+
 function resolveSigma(opt: DenoiseOptions['sigma'], f: FloatImage): { sigma: number; estimated: boolean } {
   if (opt === undefined || opt === 'auto') {
     const d = new Float32Array(f.data.length);
@@ -79,16 +111,20 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const { sigma, estimated } = resolveSigma(opts.sigma, img);
   const codes = ENSEMBLES[opts.ensemble ?? 1];
   if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
+  const nShifts = opts.shifts ?? 1;
+  if (nShifts !== 1 && nShifts !== 2) throw new Error(`shifts must be 1 or 2, got ${String(opts.shifts)}`);
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
   const S = runner.config.windowSize;
   // With one pass its output is the result (no extra full-size copy); an ensemble averages into `acc`.
-  let acc: Float32Array | null = codes.length > 1 ? new Float32Array(img.data.length) : null;
+  const p2 = Math.floor(p / 2);
+  const passes = codes.flatMap((k) => (nShifts === 2 ? [{ k, s: 0 }, { k, s: p2 }] : [{ k, s: 0 }]));
+  let acc: Float32Array | null = passes.length > 1 ? new Float32Array(img.data.length) : null;
   let passDone = 0;
   let passTotal = 0;
-  codes.forEach((k, i) => {
-    const t = transformImage(img, k);
+  passes.forEach(({ k, s }, i) => {
+    const t = shiftImage(transformImage(img, k), s);
     const padded = padImage(t, p, S);
     const removed = new Uint8Array((padded.width / p) * (padded.height / p));
     const out = runner.run(padded, removed, {
@@ -97,16 +133,16 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
       onProgress: opts.onProgress
         ? (d, n) => {
             passTotal = n;
-            opts.onProgress!(passDone + d, n * codes.length);
+            opts.onProgress!(passDone + d, n * passes.length);
           }
         : undefined,
     });
     passDone = passTotal * (i + 1);
-    const back = untransformImage(cropImage(out, t.width, t.height), k);
-    if (codes.length === 1) acc = back.data;
+    const back = untransformImage(unshiftImage(cropImage(out, t.width, t.height), s, t.width - s, t.height - s), k);
+    if (passes.length === 1) acc = back.data;
     else for (let j = 0; j < acc!.length; j++) acc![j] += back.data[j];
   });
-  const n = codes.length;
+  const n = passes.length;
   if (!acc) throw new Error('internal: no denoising pass ran');
   if (n > 1) for (let j = 0; j < acc.length; j++) acc[j] /= n;
   const res: Float32Array = acc;
