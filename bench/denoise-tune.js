@@ -8,7 +8,9 @@
  * of 2 / 4 / 8 flips and transposes, and stride 2. PSNR / SSIM on 8-bit RGB.
  * Never run it on cbsd68 or kodak24 (the test sets).
  * Usage: node bench/denoise-tune.js [--model runs/default] [--images 3] [--crop 256]
- *        [--sigma 0,5,15,25,50] [--json]     (needs npm run build)
+ *        [--sigma 0,5,15,25,50] [--passes 8] [--json]     (needs npm run build)
+ * --passes 2 measures only the mirror ensemble (4x faster); the second patch-grid offset
+ * (shifts 2 and 4, at the non-overlapping stride 8) and stride 8 alone are measured in every case.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -68,7 +70,7 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
         return [out, (Date.now() - t) / 1000];
       };
       const passes = [];
-      const nPass = s === 0 ? 1 : 8;
+      const nPass = s === 0 ? 1 : Number(opt('passes', 8));
       let t1 = 0;
       for (let k = 0; k < nPass; k++) {
         const [out, t] = pass(k);
@@ -91,10 +93,19 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
       r.wOracle = den > 0 ? Math.max(0, Math.min(1, num / den)) : 0;
       r.scores['blend oracle'] = score(mix(base, noisy, r.wOracle));
       for (const w of [0.1, 0.25, 0.5]) r.scores[`blend ${w}`] = score(mix(base, noisy, w));
-      if (nPass === 8) {
+      if (nPass >= 2) {
         r.scores['ensemble 2'] = score(mean(passes.slice(0, 2)));
-        r.scores['ensemble 4'] = score(mean(passes.slice(0, 4)));
-        r.scores['ensemble 8'] = score(mean(passes));
+        if (nPass >= 4) r.scores['ensemble 4'] = score(mean(passes.slice(0, 4)));
+        if (nPass >= 8) r.scores['ensemble 8'] = score(mean(passes));
+        let t = Date.now();
+        const sh = denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, shifts: 2, stride: 8 }).image;
+        r.seconds.shifts2 = (Date.now() - t) / 1000;
+        r.scores['shifts 4 stride 8'] = score(denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, shifts: 4, stride: 8 }).image);
+        r.scores['shifts 2 stride 8'] = score(sh);
+        r.scores['shifts 2 s8 + blend'] = score(mix(sh, noisy, residualInputWeight(noisy.data, sh.data, est)));
+        t = Date.now();
+        r.scores['stride 8'] = score(denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, stride: 8 }).image);
+        r.seconds.stride8 = (Date.now() - t) / 1000;
         const [st2, t2] = pass(0, 2);
         r.seconds.stride2 = t2;
         r.scores['stride 2'] = score(st2);
@@ -112,7 +123,7 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
     const rs = rows.filter((r) => r.sigma === s);
     const names = Object.keys(rs[0].scores);
     const avg = (f) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-    console.log(`\nsigma ${s}: estimated ${avg((r) => r.estimated).toFixed(2)}, w residual ${avg((r) => r.wResidual).toFixed(3)}, w oracle ${avg((r) => r.wOracle).toFixed(3)}, s/pass ${avg((r) => r.seconds.pass).toFixed(1)}${rs[0].seconds.stride2 ? `, s/stride-2 pass ${avg((r) => r.seconds.stride2).toFixed(1)}` : ''}`);
+    console.log(`\nsigma ${s}: estimated ${avg((r) => r.estimated).toFixed(2)}, w residual ${avg((r) => r.wResidual).toFixed(3)}, w oracle ${avg((r) => r.wOracle).toFixed(3)}, s/pass ${avg((r) => r.seconds.pass).toFixed(1)}${rs[0].seconds.stride2 ? `, s/stride-2 pass ${avg((r) => r.seconds.stride2).toFixed(1)}, s/shifts-2 ${avg((r) => r.seconds.shifts2).toFixed(1)}, s/stride-8 pass ${avg((r) => r.seconds.stride8).toFixed(1)}` : ''}`);
     for (const n of names) console.log(`  ${n.padEnd(16)} ${avg((r) => r.scores[n][0]).toFixed(2).padStart(6)}  ${avg((r) => r.scores[n][1]).toFixed(4)}`);
   }
 })();

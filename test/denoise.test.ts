@@ -92,7 +92,10 @@ describe('self-ensemble transforms', () => {
     const t = shiftImage(img, 4);
     expect([t.width, t.height]).toEqual([9, 7]);
     expect(Array.from(t.data.subarray(0, 3))).toEqual([0, 1, 2]);
-    expect(Array.from(unshiftImage(t, 4, 5, 3).data)).toEqual(Array.from(img.data));
+    expect(Array.from(unshiftImage(t, 4, 4, 5, 3).data)).toEqual(Array.from(img.data));
+    const u = shiftImage(img, 4, 0);
+    expect([u.width, u.height]).toEqual([9, 3]);
+    expect(Array.from(unshiftImage(u, 4, 0, 5, 3).data)).toEqual(Array.from(img.data));
   });
 
   it('transform 1 mirrors the columns, 4 transposes', () => {
@@ -220,7 +223,7 @@ describe('denoise() in process', () => {
       const sh = denoiseFloat(runner, f, { sigma: 15, shifts: 2, inputWeight: 0 });
       expect([sh.image.width, sh.image.height]).toEqual([W, H]);
       expect(sh.image.data.every(Number.isFinite)).toBe(true);
-      expect(() => denoiseFloat(runner, f, { shifts: 3 })).toThrow(/shifts must be/);
+      expect(() => denoiseFloat(runner, f, { shifts: 3 })).toThrow(/shifts must be 1, 2 or 4/);
       expect(() => denoiseFloat(runner, f, { ensemble: 3 })).toThrow(/ensemble must be/);
       expect(() => denoiseFloat(runner, f, { sigma: -1 })).toThrow(/sigma must be/);
     } finally {

@@ -27,8 +27,9 @@ export interface DenoiseOptions {
   /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
   ensemble?: number;
   /**
-   * Patch-grid offsets averaged: 1 (the grid at the origin) or 2 (plus the grid moved by half
-   * a patch in both directions, so that no patch border falls at the same place twice).
+   * Patch-grid offsets averaged: 1 (the grid at the origin), 2 (plus the grid moved by half a
+   * patch in both directions, so that no patch border falls at the same place twice) or 4
+   * (plus the two half-patch moves along one axis).
    */
   shifts?: number;
   /** Share of the noisy input in the output, 0..1, or 'auto' (default: residualInputWeight). */
@@ -69,17 +70,17 @@ export function residualInputWeight(noisy: Float32Array, model: Float32Array, si
   return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
 }
 
-/** The image moved right and down by `s` pixels (edge replication fills the new top and left). */
-export function shiftImage(img: FloatImage, s: number): FloatImage {
-  if (s === 0) return img;
-  const W = img.width + s;
-  const H = img.height + s;
+/** The image moved right by `sx` and down by `sy` pixels (edge replication fills the new left and top). */
+export function shiftImage(img: FloatImage, sx: number, sy = sx): FloatImage {
+  if (sx === 0 && sy === 0) return img;
+  const W = img.width + sx;
+  const H = img.height + sy;
   const d = new Float32Array(W * H * 3);
   for (let y = 0; y < H; y++) {
-    const sy = Math.max(0, y - s);
+    const ry = Math.max(0, y - sy);
     for (let x = 0; x < W; x++) {
       const o = (y * W + x) * 3;
-      const i = (sy * img.width + Math.max(0, x - s)) * 3;
+      const i = (ry * img.width + Math.max(0, x - sx)) * 3;
       d[o] = img.data[i];
       d[o + 1] = img.data[i + 1];
       d[o + 2] = img.data[i + 2];
@@ -88,11 +89,11 @@ export function shiftImage(img: FloatImage, s: number): FloatImage {
   return { width: W, height: H, data: d };
 }
 
-/** Inverse of shiftImage: the `width` x `height` region starting at (s, s). */
-export function unshiftImage(img: FloatImage, s: number, width: number, height: number): FloatImage {
-  if (s === 0 && img.width === width && img.height === height) return img;
+/** Inverse of shiftImage: the `width` x `height` region starting at (sx, sy). */
+export function unshiftImage(img: FloatImage, sx: number, sy: number, width: number, height: number): FloatImage {
+  if (sx === 0 && sy === 0 && img.width === width && img.height === height) return img;
   const d = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) d.set(img.data.subarray(((y + s) * img.width + s) * 3, ((y + s) * img.width + s + width) * 3), y * width * 3);
+  for (let y = 0; y < height; y++) d.set(img.data.subarray(((y + sy) * img.width + sx) * 3, ((y + sy) * img.width + sx + width) * 3), y * width * 3);
   return { width, height, data: d };
 }
 
@@ -112,19 +113,25 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const codes = ENSEMBLES[opts.ensemble ?? 1];
   if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
   const nShifts = opts.shifts ?? 1;
-  if (nShifts !== 1 && nShifts !== 2) throw new Error(`shifts must be 1 or 2, got ${String(opts.shifts)}`);
+  if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
   const S = runner.config.windowSize;
   // With one pass its output is the result (no extra full-size copy); an ensemble averages into `acc`.
   const p2 = Math.floor(p / 2);
-  const passes = codes.flatMap((k) => (nShifts === 2 ? [{ k, s: 0 }, { k, s: p2 }] : [{ k, s: 0 }]));
+  const offsets = [
+    [0, 0],
+    [p2, p2],
+    [p2, 0],
+    [0, p2],
+  ].slice(0, nShifts);
+  const passes = codes.flatMap((k) => offsets.map(([sx, sy]) => ({ k, sx, sy })));
   let acc: Float32Array | null = passes.length > 1 ? new Float32Array(img.data.length) : null;
   let passDone = 0;
   let passTotal = 0;
-  passes.forEach(({ k, s }, i) => {
-    const t = shiftImage(transformImage(img, k), s);
+  passes.forEach(({ k, sx, sy }, i) => {
+    const t = shiftImage(transformImage(img, k), sx, sy);
     const padded = padImage(t, p, S);
     const removed = new Uint8Array((padded.width / p) * (padded.height / p));
     const out = runner.run(padded, removed, {
@@ -138,7 +145,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
         : undefined,
     });
     passDone = passTotal * (i + 1);
-    const back = untransformImage(unshiftImage(cropImage(out, t.width, t.height), s, t.width - s, t.height - s), k);
+    const back = untransformImage(unshiftImage(cropImage(out, t.width, t.height), sx, sy, t.width - sx, t.height - sy), k);
     if (passes.length === 1) acc = back.data;
     else for (let j = 0; j < acc!.length; j++) acc![j] += back.data[j];
   });
