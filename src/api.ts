@@ -126,8 +126,10 @@ export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}):
 export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it. */
   sigma?: number | 'auto';
-  /** Window stride in patches (default: half a window). */
+  /** Window stride in patches (default: a whole window, no overlap). */
   stride?: number;
+  /** Patch-grid offsets averaged: 1, 2 (default) or 4. */
+  shifts?: number;
 }
 
 export interface DenoisedImage extends RawImage {
@@ -141,7 +143,7 @@ export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Pro
   if (sigma !== 'auto' && !(typeof sigma === 'number' && sigma >= 0 && sigma <= 255)) throw new UsageError(`sigma must be a number from 0 to 255 or 'auto', got ${String(sigma)}`);
   const img = await toRawImage(image);
   const runner = await useModel(opts);
-  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, onProgress: opts.onProgress });
+  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, onProgress: opts.onProgress });
   return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
 }
 
@@ -153,7 +155,7 @@ export interface HoleMask {
 }
 
 export interface InpaintOptions extends ModelOptions {
-  /** Window stride in patches (default: half a window). */
+  /** Window stride in patches (default: a whole window, no overlap). */
   stride?: number;
   onProgress?: (done: number, total: number, pass: number, passes: number) => void;
 }

@@ -22,7 +22,7 @@ export { estimateSigma, estimateSigmaPerChannel } from './sigma';
 export interface DenoiseOptions {
   /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it from the image. */
   sigma?: number | 'auto';
-  /** Window stride in patches (default: the runner's, half a window). */
+  /** Window stride in patches (default: the runner's, a whole window). */
   stride?: number;
   /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
   ensemble?: number;
@@ -112,7 +112,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const { sigma, estimated } = resolveSigma(opts.sigma, img);
   const codes = ENSEMBLES[opts.ensemble ?? 1];
   if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
-  const nShifts = opts.shifts ?? 1;
+  const nShifts = opts.shifts ?? 2;
   if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);

@@ -18,7 +18,7 @@ export default class BenchDenoise extends MaeCommand {
     sigma: Flags.string({ description: 'noise sigma(s) on the 0..255 scale, comma-separated', default: '15,25,50' }),
     limit: Flags.integer({ description: 'first N images only', min: 1 }),
     seed: Flags.integer({ description: 'noise seed', default: 0 }),
-    stride: Flags.integer({ description: 'MAE window stride in patches (default: half a window)', min: 1 }),
+    stride: Flags.integer({ description: 'MAE window stride in patches (default: a whole window, no overlap)', min: 1 }),
     model: modelFlag,
     backend: backendFlag,
   };
