@@ -354,3 +354,31 @@ describe('CLI (compiled dist/)', () => {
     expect(e.stderr.trim().split('\n').pop()).toMatch(/^mae: .*good\.mae was encoded with model mae-\w+, but the loaded model is mae-\w+/);
   });
 });
+
+describe('deblocking (format version 2 decoding)', () => {
+  const { deblock, DEBLOCK } = jest.requireActual('../src/codec/deblock') as typeof import('../src/codec/deblock');
+  // Two 8x8 patches side by side: flat 100 | flat 100 + s.
+  const pair = (s: number) => {
+    const px = new Uint8Array(16 * 8 * 3);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 16; x++) for (let k = 0; k < 3; k++) px[(y * 16 + x) * 3 + k] = x < 8 ? 100 : 100 + s;
+    return px;
+  };
+  it('smooths a small step between two kept patches and keeps far pixels', () => {
+    const px = pair(6);
+    deblock(px, 16, 8, 1, 2, 8, new Uint8Array(2), 10);
+    expect(px[7 * 3]).toBeGreaterThan(100);
+    expect(px[8 * 3]).toBeLessThan(106);
+    expect(px[0]).toBe(100);
+    expect(px[15 * 3]).toBe(106);
+  });
+  it('leaves real edges, borders with a removed patch, and steps above alpha alone', () => {
+    const big = pair(Math.ceil(DEBLOCK.alpha * 10) + 1);
+    const before = Array.from(big);
+    deblock(big, 16, 8, 1, 2, 8, new Uint8Array(2), 10);
+    expect(Array.from(big)).toEqual(before);
+    const small = pair(6);
+    const b2 = Array.from(small);
+    deblock(small, 16, 8, 1, 2, 8, Uint8Array.from([0, 1]), 10);
+    expect(Array.from(small)).toEqual(b2);
+  });
+});

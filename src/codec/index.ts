@@ -7,7 +7,8 @@
 import { RgbImage } from '../image/io';
 import { MaeRunner, RunOptions } from '../model/runner';
 import { CodecError, MaeFile, packContainer, unpackContainer } from './container';
-import { BLOCK, decodeBlock, encodeBlock, quantTables } from './dct';
+import { BLOCK, decodeBlock, encodeBlock, quantTables, slopeStep } from './dct';
+import { deblock, DeblockParams } from './deblock';
 import { COEFFS_PER_PATCH, decodeCoeffs, decodeMask, encodeCoeffs, encodeMask, keptLayout, Method } from './entropy';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './quality';
 import { chooseRemoved, estimateBits, interpolationScores, rdScores, removedCount } from './select';
@@ -153,6 +154,9 @@ export function inspect(bytes: Uint8Array, name = 'input'): MaeFile {
 
 export interface DecodeOptions {
   onProgress?: RunOptions['onProgress'];
+  /** Measurements only: skip the version-2 deblocking, or change its thresholds. */
+  deblock?: boolean;
+  deblockParams?: DeblockParams;
   /** Window stride in patches (measurements only: files decode with decodeStride(version)). */
   stride?: number;
 }
@@ -223,5 +227,6 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
           for (let x = c * p * 3; x < Math.min((c + 1) * p, f.width) * 3; x++) data[y * f.width * 3 + x] = Math.max(0, Math.min(255, Math.round((out.data[y * Wp * 3 + x] + 0.5) * 255)));
       }
   }
+  if (f.version >= 2 && opts.deblock !== false) deblock(data, f.width, f.height, rows, cols, p, removed, slopeStep(f.dctQuality), opts.deblockParams);
   return { image: { width: f.width, height: f.height, data }, file: f, removedPatches: nRemoved };
 }
