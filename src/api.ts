@@ -155,7 +155,7 @@ export interface HoleMask {
 }
 
 export interface InpaintOptions extends ModelOptions {
-  /** Window stride in patches (default: a whole window, no overlap). */
+  /** Window stride in patches (default: half a window). */
   stride?: number;
   onProgress?: (done: number, total: number, pass: number, passes: number) => void;
 }

@@ -19,13 +19,10 @@ export { qualityParams, DEFAULT_QUALITY } from './quality';
 /** The codec's patch (and DCT block) side. */
 export const PATCH = 8;
 /**
- * Window stride (patches) of the decoder's model run, by format version, and its batch:
- * fixed, so that decoding is reproducible. Version 2 uses non-overlapping windows
- * (docs/FORMAT.md, "Reconstruction with the model").
+ * Window stride (patches) and batch of the decoder's model run: fixed, so that decoding is
+ * reproducible (docs/FORMAT.md, "Reconstruction with the model").
  */
-export function decodeStride(version: number): number {
-  return version === 1 ? 4 : 8;
-}
+export const DECODE_STRIDE = 4;
 export const DECODE_BATCH = 8;
 /** Encoder's AC dead-zone (measured on training images, docs/FORMAT.md). */
 export const DEADZONE = 0.2;
@@ -157,7 +154,7 @@ export interface DecodeOptions {
   /** Measurements only: skip the version-2 deblocking, or change its thresholds. */
   deblock?: boolean;
   deblockParams?: DeblockParams;
-  /** Window stride in patches (measurements only: files decode with decodeStride(version)). */
+  /** Window stride in patches (measurements only: files decode with DECODE_STRIDE). */
   stride?: number;
 }
 
@@ -219,7 +216,7 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
     const cp = Wp / p;
     const rm = new Uint8Array((Hp / p) * cp).fill(1);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) rm[r * cp + c] = removed[r * cols + c];
-    const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? decodeStride(f.version), batchSize: DECODE_BATCH, onProgress: opts.onProgress });
+    const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         if (!removed[r * cols + c]) continue;

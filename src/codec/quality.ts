@@ -7,20 +7,21 @@
 /**
  * [quality, ratio, dctQuality] anchors, increasing quality. Measured with
  * `node bench/codec-table.js` on 4 held-out training images (the trainer's validation
- * split) with checkpoint mae-48bf66a349b38a0e (100 training steps, rebuilding about as well
- * as the harmonic interpolation): removing patches paid up to about 0.23 bpp (+0.46 dB at
- * 0.096 bpp with ratio 0.35 at dctQuality 5, +0.2 dB at 0.155 bpp) and cost above it (-0.46 dB
- * at 0.37 bpp with ratio 0.35, -0.05 dB at 0.59 bpp with ratio 0.1), so the share of removed
- * patches falls from one half at the lowest quality to none from quality 50 up. Re-measure
- * (and move the anchors) with a better-trained model: the better the model rebuilds, the
- * higher the rate up to which removing patches pays.
+ * split) with the shipped model mae-277407205e4e71b4, format version 2 (slope tables,
+ * deblocking): removing 35% of the patches paid only below about 0.1 bpp (+0.12 dB at
+ * 0.069 bpp with dctQuality 1, +0.05 dB at 0.091 bpp with dctQuality 5) and lost above it
+ * (-0.05 dB at 0.110 bpp, dctQuality 8; -0.6 dB at 0.26 bpp, dctQuality 20); ratios 0.1 and
+ * 0.2 never paid. So patches are removed only at the lowest qualities. Re-measure (and move
+ * the anchors) when the shipped model changes: the better the model rebuilds, the higher
+ * the rate up to which removing patches pays.
  */
 export const QUALITY_TABLE: readonly (readonly [number, number, number])[] = [
-  [1, 0.5, 1],
-  [10, 0.4, 5],
-  [20, 0.3, 9],
-  [30, 0.2, 13],
-  [40, 0.1, 20],
+  [1, 0.35, 1],
+  [10, 0.35, 5],
+  [15, 0, 7],
+  [20, 0, 9],
+  [30, 0, 13],
+  [40, 0, 20],
   [50, 0, 28],
   [75, 0, 40],
   [90, 0, 55],

@@ -36,7 +36,7 @@ export default class Inpaint extends MaeCommand {
     mask: Flags.string({ description: 'mask image (non-zero = fill), same size as the photo', required: true }),
     output: Flags.string({ char: 'o', description: 'output image, or - for standard output (PNG, or --format)', required: true }),
     format: formatFlag,
-    stride: Flags.integer({ description: 'window stride in patches (default: a whole window, no overlap)', min: 1 }),
+    stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,

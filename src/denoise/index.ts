@@ -22,7 +22,7 @@ export { estimateSigma, estimateSigmaPerChannel } from './sigma';
 export interface DenoiseOptions {
   /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it from the image. */
   sigma?: number | 'auto';
-  /** Window stride in patches (default: the runner's, a whole window). */
+  /** Window stride in patches (default: a whole window, no overlap: denoising gains nothing from overlap, see docs/MODEL.md). */
   stride?: number;
   /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
   ensemble?: number;
@@ -135,7 +135,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     const padded = padImage(t, p, S);
     const removed = new Uint8Array((padded.width / p) * (padded.height / p));
     const out = runner.run(padded, removed, {
-      stride: opts.stride,
+      stride: opts.stride ?? S / p,
       batchSize: opts.batchSize,
       onProgress: opts.onProgress
         ? (d, n) => {

@@ -25,7 +25,7 @@ export interface InpaintRunner {
 }
 
 export interface InpaintOptions {
-  /** Window stride in patches (runner default: a whole window). */
+  /** Window stride in patches (runner default: half a window). */
   stride?: number;
   batchSize?: number;
   /**

@@ -21,7 +21,7 @@ export function defaultModelDir(): string {
 }
 
 export interface RunOptions {
-  /** Window stride in patches (default: a whole window, no overlap; see docs/MODEL.md). */
+  /** Window stride in patches (default: half a window, tent-blended; see docs/MODEL.md). */
   stride?: number;
   /** Windows per forward call. */
   batchSize?: number;
@@ -125,7 +125,7 @@ export class MaeRunner {
     if (rows < win || cols < win) throw new Error(`image ${W}x${H} is smaller than the model window ${c.windowSize}`);
     const anyRemoved = removed.some((v) => v);
     const hint = hintImage ?? (anyRemoved ? { width: W, height: H, data: harmonicFill(input.data, W, H, 3, pixelKnownMask(removed, rows, cols, p)) } : input);
-    const stride = Math.max(1, Math.min(win, opts.stride ?? win));
+    const stride = Math.max(1, Math.min(win, opts.stride ?? Math.floor(win / 2)));
     const ys = starts(rows, win, stride);
     const xs = starts(cols, win, stride);
     // Blend weights: a separable tent that is highest at the window centre.

@@ -19,7 +19,7 @@ export default class BenchInpaint extends MaeCommand {
     limit: Flags.integer({ description: 'first N images only', min: 1 }),
     masks: Flags.string({ description: `mask kinds, comma-separated (${MASK_KINDS.join(', ')})`, default: MASK_KINDS.join(',') }),
     seed: Flags.integer({ description: 'mask seed', default: 0 }),
-    stride: Flags.integer({ description: 'window stride in patches (default: a whole window, no overlap)', min: 1 }),
+    stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
     model: modelFlag,
     backend: backendFlag,
   };

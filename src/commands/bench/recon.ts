@@ -17,7 +17,7 @@ export default class BenchRecon extends MaeCommand {
     ratio: Flags.string({ description: 'mask ratio(s), comma-separated', default: '0.75' }),
     limit: Flags.integer({ description: 'first N images only', min: 1 }),
     seed: Flags.integer({ description: 'mask seed', default: 0 }),
-    stride: Flags.integer({ description: 'window stride in patches (default: a whole window, no overlap)', min: 1 }),
+    stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
     model: modelFlag,
     backend: backendFlag,
   };
