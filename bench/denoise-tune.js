@@ -3,14 +3,15 @@
  * Which denoising options help? Measured on held-out TRAINING images only (the images
  * loadDataset holds out for validation: every 20th by name; the last N of those), centre
  * crops, Gaussian noise added to the float image (seeded, not clipped). For each image and
- * sigma: the noisy input, one pass (default stride), blends with the noisy input (the
- * residual rule the denoiser uses, the least-squares oracle, fixed shares), self-ensembles
- * of 2 / 4 / 8 flips and transposes, and stride 2. PSNR / SSIM on 8-bit RGB.
+ * sigma: the noisy input, one pass (one patch grid, the default non-overlapping stride),
+ * blends with the noisy input (the residual rule the denoiser uses, the least-squares
+ * oracle, fixed shares), self-ensembles of 2 / 4 / 8 flips and transposes, 2 and 4 patch
+ * grids (--shifts; the denoiser's default is 2), and overlapping strides 4 and 2.
+ * PSNR / SSIM on 8-bit RGB.
  * Never run it on cbsd68 or kodak24 (the test sets).
  * Usage: node bench/denoise-tune.js [--model runs/default] [--images 3] [--crop 256]
  *        [--sigma 0,5,15,25,50] [--passes 8] [--json]     (needs npm run build)
- * --passes 2 measures only the mirror ensemble (4x faster); the second patch-grid offset
- * (shifts 2 and 4, at the non-overlapping stride 8) and stride 8 alone are measured in every case.
+ * --passes 2 measures only the mirror ensemble (4x faster); grids and strides are measured in every case.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -64,9 +65,10 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
       const est = estimateSigma({ ...noisy, data: noisy.data.map((v) => (v + 0.5) * 255) });
       const r = { image: path.basename(f), sigma: s, estimated: est, scores: {}, seconds: {} };
       r.scores.noisy = score(noisy);
-      const pass = (k, stride) => {
+      // One denoising pass without the input blend; `o` adds options (stride, shifts) to one grid.
+      const pass = (k, o = {}) => {
         const t = Date.now();
-        const out = untransformImage(denoiseFloat(runner, transformImage(noisy, k), { sigma: est, inputWeight: 0, stride }).image, k);
+        const out = untransformImage(denoiseFloat(runner, transformImage(noisy, k), { sigma: est, inputWeight: 0, shifts: 1, ...o }).image, k);
         return [out, (Date.now() - t) / 1000];
       };
       const passes = [];
@@ -97,16 +99,15 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
         r.scores['ensemble 2'] = score(mean(passes.slice(0, 2)));
         if (nPass >= 4) r.scores['ensemble 4'] = score(mean(passes.slice(0, 4)));
         if (nPass >= 8) r.scores['ensemble 8'] = score(mean(passes));
-        let t = Date.now();
-        const sh = denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, shifts: 2, stride: 8 }).image;
-        r.seconds.shifts2 = (Date.now() - t) / 1000;
-        r.scores['shifts 4 stride 8'] = score(denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, shifts: 4, stride: 8 }).image);
-        r.scores['shifts 2 stride 8'] = score(sh);
-        r.scores['shifts 2 s8 + blend'] = score(mix(sh, noisy, residualInputWeight(noisy.data, sh.data, est)));
-        t = Date.now();
-        r.scores['stride 8'] = score(denoiseFloat(runner, noisy, { sigma: est, inputWeight: 0, stride: 8 }).image);
-        r.seconds.stride8 = (Date.now() - t) / 1000;
-        const [st2, t2] = pass(0, 2);
+        const [sh, ts] = pass(0, { shifts: 2 });
+        r.seconds.shifts2 = ts;
+        r.scores['shifts 2'] = score(sh);
+        r.scores['shifts 2 + blend'] = score(mix(sh, noisy, residualInputWeight(noisy.data, sh.data, est)));
+        r.scores['shifts 4'] = score(pass(0, { shifts: 4 })[0]);
+        const [st4, t4] = pass(0, { stride: 4 });
+        r.seconds.stride4 = t4;
+        r.scores['stride 4'] = score(st4);
+        const [st2, t2] = pass(0, { stride: 2 });
         r.seconds.stride2 = t2;
         r.scores['stride 2'] = score(st2);
       }
@@ -123,7 +124,7 @@ const mean = (imgs) => ({ ...imgs[0], data: imgs[0].data.map((_, i) => imgs.redu
     const rs = rows.filter((r) => r.sigma === s);
     const names = Object.keys(rs[0].scores);
     const avg = (f) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-    console.log(`\nsigma ${s}: estimated ${avg((r) => r.estimated).toFixed(2)}, w residual ${avg((r) => r.wResidual).toFixed(3)}, w oracle ${avg((r) => r.wOracle).toFixed(3)}, s/pass ${avg((r) => r.seconds.pass).toFixed(1)}${rs[0].seconds.stride2 ? `, s/stride-2 pass ${avg((r) => r.seconds.stride2).toFixed(1)}, s/shifts-2 ${avg((r) => r.seconds.shifts2).toFixed(1)}, s/stride-8 pass ${avg((r) => r.seconds.stride8).toFixed(1)}` : ''}`);
+    console.log(`\nsigma ${s}: estimated ${avg((r) => r.estimated).toFixed(2)}, w residual ${avg((r) => r.wResidual).toFixed(3)}, w oracle ${avg((r) => r.wOracle).toFixed(3)}, s/pass ${avg((r) => r.seconds.pass).toFixed(1)}${rs[0].seconds.stride2 ? `, s/shifts-2 ${avg((r) => r.seconds.shifts2).toFixed(1)}, s/stride-4 pass ${avg((r) => r.seconds.stride4).toFixed(1)}, s/stride-2 pass ${avg((r) => r.seconds.stride2).toFixed(1)}` : ''}`);
     for (const n of names) console.log(`  ${n.padEnd(16)} ${avg((r) => r.scores[n][0]).toFixed(2).padStart(6)}  ${avg((r) => r.scores[n][1]).toFixed(4)}`);
   }
 })();

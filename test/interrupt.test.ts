@@ -48,6 +48,23 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
+/**
+ * Runs `mae args` as a batch writing into `out`, sends SIGINT once its first output ending in
+ * `ext` exists, checks it stopped at once and left no temporary file; returns what it wrote.
+ */
+async function interruptBatch(args: string[], out: string, ext: string, waitMs: number): Promise<string[]> {
+  const child = spawn(process.execPath, [RUN, ...args], { env: { ...process.env, MAE_BACKEND: 'cpu' }, stdio: 'ignore' });
+  const done = exited(child);
+  expect(await waitFor(() => fs.existsSync(out) && fs.readdirSync(out).some((f) => f.endsWith(ext)), waitMs)).toBe(true);
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const { signal, code } = await done;
+  expect(signal === 'SIGINT' || code === 130).toBe(true);
+  expect(Date.now() - t0).toBeLessThan(5000);
+  expect(temps(out)).toEqual([]);
+  return fs.readdirSync(out);
+}
+
 const temps = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.tmp') || f.startsWith('.')) : []);
 
 describe('interruption', () => {
@@ -106,35 +123,14 @@ describe('interruption', () => {
   it('Ctrl-C in a compress batch stops it at once, leaving only complete .mae files', async () => {
     const out = path.join(tmp, 'mae-out');
     const inputs = fs.readdirSync(path.join(tmp, 'in')).map((f) => path.join(tmp, 'in', f));
-    const child = spawn(process.execPath, [RUN, 'compress', ...inputs, '-o', out + '/', '-q', '10', '--model', model], { env: { ...process.env, MAE_BACKEND: 'cpu' }, stdio: 'ignore' });
-    const done = exited(child);
-    expect(await waitFor(() => fs.existsSync(out) && fs.readdirSync(out).some((f) => f.endsWith('.mae')), 60000)).toBe(true);
-    const t0 = Date.now();
-    child.kill('SIGINT');
-    const { signal, code } = await done;
-    expect(signal === 'SIGINT' || code === 130).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(temps(out)).toEqual([]);
-    const written = fs.readdirSync(out);
+    const written = await interruptBatch(['compress', ...inputs, '-o', out + '/', '-q', '10', '--model', model], out, '.mae', 60000);
     expect(written.length).toBeLessThan(inputs.length); // it really was interrupted
     for (const f of written) expect(() => unpackContainer(new Uint8Array(fs.readFileSync(path.join(out, f))), f)).not.toThrow();
   });
 
   it('Ctrl-C in a denoise batch on worker threads stops the workers and leaves only complete images', async () => {
     const out = path.join(tmp, 'dn-out');
-    const child = spawn(process.execPath, [RUN, 'denoise', path.join(tmp, 'in'), '-o', out, '--jobs', '2', '--sigma', '10', '--model', model], {
-      env: { ...process.env, MAE_BACKEND: 'cpu' },
-      stdio: 'ignore',
-    });
-    const done = exited(child);
-    expect(await waitFor(() => fs.existsSync(out) && fs.readdirSync(out).some((f) => f.endsWith('.png')), 90000)).toBe(true);
-    const t0 = Date.now();
-    child.kill('SIGINT');
-    const { signal, code } = await done;
-    expect(signal === 'SIGINT' || code === 130).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(temps(out)).toEqual([]);
-    const written = fs.readdirSync(out);
+    const written = await interruptBatch(['denoise', path.join(tmp, 'in'), '-o', out, '--jobs', '2', '--sigma', '10', '--model', model], out, '.png', 90000);
     expect(written.length).toBeLessThan(10);
     for (const f of written) expect((await sharp(path.join(out, f)).metadata()).width).toBe(160);
   });

@@ -49,7 +49,7 @@ export function deblock(px: Uint8Array, width: number, height: number, rows: num
       px[a] = Math.max(0, Math.min(255, Math.round(p0 + d)));
       px[a + stride] = Math.max(0, Math.min(255, Math.round(q0 - d)));
       if (o.wide) {
-        // Where a side is flat over three pixels, its second pixel takes half the change.
+        // Where a side is flat over three pixels, its second pixel takes the share `wide` of the change.
         if (Math.abs(px[a - 2 * stride] - p0) < beta) px[a - stride] = Math.max(0, Math.min(255, Math.round(p1 + d * o.wide)));
         if (Math.abs(px[a + 3 * stride] - q0) < beta) px[a + 2 * stride] = Math.max(0, Math.min(255, Math.round(q1 - d * o.wide)));
       }

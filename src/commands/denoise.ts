@@ -23,7 +23,7 @@ interface DenoiseJson {
 export default class Denoise extends MaeCommand {
   static summary = 'Remove Gaussian-like noise from photographs with the MAE.';
   static description =
-    'Each image goes through the MAE with no patch removed, over overlapping windows blended together; the model returns its clean estimate of every patch. ' +
+    'Each image goes through the MAE with no patch removed, over non-overlapping windows on two patch grids offset by half a patch (--shifts) and averaged; the model returns its clean estimate of every patch. ' +
     'The model is blind to the noise level: --sigma (0..255 scale, default: estimated from each image) only sets how much of the noisy input is kept. ' +
     'Inputs are files, folders (their images) or glob patterns. The output is a folder (one PNG per input, same base name) or, for a single input, a file. ' +
     'Images run in parallel in --jobs worker threads; a file that fails is reported at the end and the others still run (exit code 1 if any failed). ' +
