@@ -97,6 +97,15 @@ describe('mae train', () => {
     expect(m.values['patch_embed.proj.weight'].length).toBe(values['patch_embed.proj.weight'].length);
   });
 
+  it('refuses to fine-tune into a config whose tensors differ in size', async () => {
+    const src = path.join(root, 'narrow');
+    const cfg = validateConfig({ ...DEFAULT_CONFIG, ...tiny });
+    saveModel(src, cfg, initValues(cfg, 4));
+    const out = path.join(root, 'wide');
+    await expect(train({ ...base(out), config: { embedDim: cfg.embedDim * 2 }, init: src, steps: 1 })).rejects.toThrow(/has \d+ values, the new model needs \d+/);
+    expect(fs.existsSync(path.join(out, 'model.json'))).toBe(false);
+  });
+
   it('refuses to resume where there is no checkpoint', async () => {
     await expect(train({ ...base(path.join(root, 'none')), resume: true })).rejects.toThrow(/nothing to resume/);
   });

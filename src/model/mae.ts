@@ -163,10 +163,10 @@ function posTable(dim: number, g: Grid): Float32Array {
 }
 
 /** Rows b*T + offset + i for i < n: where sample b's n tokens sit in a [B*T] sequence. */
-function seqIndex(B: number, n: number, T: number, offset: number): tf.Tensor1D {
+function seqIndex(B: number, n: number, T: number, offset: number): Int32Array {
   const out = new Int32Array(B * n);
   for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) out[b * n + i] = b * T + offset + i;
-  return tf.tensor1d(out, 'int32');
+  return out;
 }
 
 /** [B*T, 1] with 1 at each sample's first (cls) row. */
@@ -176,10 +176,10 @@ function clsIndicator(B: number, T: number): tf.Tensor2D {
   return tf.tensor2d(v, [B * T, 1]);
 }
 
-function globalIndex(local: Int32Array, perSample: number, stride: number): tf.Tensor1D {
+function globalIndex(local: Int32Array, perSample: number, stride: number): Int32Array {
   const out = new Int32Array(local.length);
   for (let i = 0; i < local.length; i++) out[i] = Math.floor(i / perSample) * stride + local[i];
-  return tf.tensor1d(out, 'int32');
+  return out;
 }
 
 /**
@@ -226,7 +226,7 @@ export function decode(p: Params, c: MaeConfig, latent: tf.Tensor3D, grid: Grid,
   const removedRows = new Float32Array(B * T);
   for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) removedRows[b * T + 1 + l] = mask.removed[b * L + l];
   const removed = tf.tensor2d(removedRows, [B * T, 1]);
-  let full: tf.Tensor = scatterRows(y, tf.tensor1d(seqRows, 'int32'), B * T);
+  let full: tf.Tensor = scatterRows(y, seqRows, B * T);
   full = tf.add(full, tf.mul(removed, tf.reshape(p.mask_token, [1, Dd])));
   if (c.interpHint) {
     if (!hint) throw new Error('this model needs the interpolation hint of the removed patches');

@@ -78,13 +78,30 @@ export function bmmTransB(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return fast ? (bmmFast(a, t3(b)) as tf.Tensor3D) : tf.matMul(a, b, false, true);
 }
 
+const linearFast = customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    // The bias rides in the matMul kernel (one pass instead of a broadcast add).
+    value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor2D;
+      const [sx, sw] = saved;
+      return [tf.matMul(g, t2(sw)), tf.matMul(t2(sx), g), tf.sum(g, 0)];
+    },
+  };
+});
+
 /** Linear layer over the last axis: x [..., in] @ w [in, out] + b [out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
   const outDim = w.shape[1] as number;
   const x2 = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
-  let y: tf.Tensor = matMul2d(x2, w as tf.Tensor2D);
-  if (b) y = tf.add(y, b);
+  let y: tf.Tensor;
+  if (fast && b) y = linearFast(x2, w, b);
+  else {
+    y = matMul2d(x2, w as tf.Tensor2D);
+    if (b) y = tf.add(y, b);
+  }
   return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
 }
 
@@ -145,55 +162,63 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.T
 }
 
 /**
- * Rows of x [N, D] at `indices` (each index at most once). Forward is tf.gather; the
- * gradient scatters the rows back with scatterND (defined on every backend), instead of
- * tf.gather's UnsortedSegmentSum gradient, which wasm lacks. With fast gradients off it
- * selects by a one-hot matMul, the portable way with tfjs's own gradients.
+ * Rows of x [N, D] at `indices` (each index at most once), as a [M, D] matrix. Both ways
+ * run on scatterND: the rows of x are scattered to their place in the output (the rows not
+ * taken to a spare last row, sliced off). tf.gather's kernel is about 8 times slower than
+ * that on wasm, and its gradient (UnsortedSegmentSum) is missing there. The gradient is
+ * scatterRows. With fast gradients off it selects by a one-hot matMul, the portable way
+ * with tfjs's own gradients.
  */
-export function gatherRows(x: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
+export function gatherRows(x: tf.Tensor2D, indices: Int32Array): tf.Tensor2D {
   if (!fast) {
-    const oneHot = tf.cast(tf.oneHot(indices, x.shape[0]), 'float32') as tf.Tensor2D;
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d(indices, 'int32'), x.shape[0]), 'float32') as tf.Tensor2D;
     return tf.matMul(oneHot, x);
   }
-  return gatherRowsFast(x, indices) as tf.Tensor2D;
+  const n = x.shape[0];
+  const op = customGrad((xt: tf.Tensor) => ({
+    value: selectRows(xt as tf.Tensor2D, indices),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [placeRows(dy as tf.Tensor2D, indices, n)],
+  }));
+  return op(x) as tf.Tensor2D;
 }
 
-const gatherRowsFast = customGrad((x: tf.Tensor, indices: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([indices]);
-  const n = x.shape[0];
-  return {
-    value: tf.gather(x, indices as tf.Tensor1D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [idx] = saved;
-      const g = dy as tf.Tensor2D;
-      const dx = tf.scatterND(tf.reshape(idx, [-1, 1]), g, [n, g.shape[1]]);
-      return [dx, tf.zerosLike(idx)];
-    },
-  };
-});
-
 /**
- * Places the rows of x [N, D] at `indices` (each at most once) of a zero matrix
+ * Places the rows of x [M, D] at `indices` (each at most once) of a zero matrix
  * [rows, D]. Its gradient is gatherRows. Used to build token sequences (cls token plus
  * visible tokens, visible tokens plus mask tokens) without concat and tile, whose
  * gradients (strided slices) are slow on wasm.
  */
-export function scatterRows(x: tf.Tensor2D, indices: tf.Tensor1D, rows: number): tf.Tensor2D {
+export function scatterRows(x: tf.Tensor2D, indices: Int32Array, rows: number): tf.Tensor2D {
   if (!fast) {
-    const oneHotT = tf.transpose(tf.cast(tf.oneHot(indices, rows), 'float32')) as tf.Tensor2D;
+    const oneHotT = tf.transpose(tf.cast(tf.oneHot(tf.tensor1d(indices, 'int32'), rows), 'float32')) as tf.Tensor2D;
     return tf.matMul(oneHotT, x);
   }
-  return scatterRowsFast(x, indices, tf.scalar(rows, 'int32')) as tf.Tensor2D;
+  const op = customGrad((xt: tf.Tensor) => ({
+    value: placeRows(xt as tf.Tensor2D, indices, rows),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [selectRows(dy as tf.Tensor2D, indices)],
+  }));
+  return op(x) as tf.Tensor2D;
 }
 
-const scatterRowsFast = customGrad((x: tf.Tensor, indices: tf.Tensor, rowsT: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([indices]);
-  const rows = rowsT.dataSync()[0];
-  return {
-    value: tf.scatterND(tf.reshape(indices, [-1, 1]), x, [rows, x.shape[1] as number]),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [idx] = saved;
-      return [tf.gather(dy as tf.Tensor, idx as tf.Tensor1D), tf.zerosLike(idx), tf.zerosLike(rowsT)];
-    },
-  };
-});
+function checkIndices(indices: Int32Array, n: number): void {
+  for (const i of indices) if (!(i >= 0 && i < n)) throw new Error(`row index ${i} out of range [0, ${n})`);
+}
+
+/** x [M, D] placed at rows `indices` of a zero [n, D] (no gradient). */
+function placeRows(x: tf.Tensor2D, indices: Int32Array, n: number): tf.Tensor2D {
+  checkIndices(indices, n);
+  return tf.tidy(() => tf.scatterND(tf.tensor2d(indices, [indices.length, 1], 'int32'), x, [n, x.shape[1]]));
+}
+
+/** Rows `indices` of x [N, D] (no gradient), by scattering every row of x to its output row. */
+function selectRows(x: tf.Tensor2D, indices: Int32Array): tf.Tensor2D {
+  const [n, d] = x.shape;
+  const m = indices.length;
+  checkIndices(indices, n);
+  const dest = new Int32Array(n).fill(m);
+  indices.forEach((r, j) => {
+    if (dest[r] !== m) throw new Error(`row index ${r} taken twice`);
+    dest[r] = j;
+  });
+  return tf.tidy(() => tf.slice(tf.scatterND(tf.tensor2d(dest, [n, 1], 'int32'), x, [m + 1, d]) as tf.Tensor2D, [0, 0], [m, d]));
+}

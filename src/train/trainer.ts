@@ -254,7 +254,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     values = {};
     for (const s of paramSpecs(config)) {
       const v = m.values[s.name];
-      values[s.name] = v && v.length === fresh[s.name].length ? v : fresh[s.name];
+      if (v && v.length !== fresh[s.name].length) throw new Error(`--init ${o.init}: ${s.name} has ${v.length} values, the new model needs ${fresh[s.name].length} (${s.shape.join('x')}); only switches that add tensors can change on fine-tuning`);
+      values[s.name] = v ?? fresh[s.name];
       if (!v) log(`init: ${s.name} is new, initialised as ${s.init}`);
     }
   } else {
