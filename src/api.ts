@@ -30,6 +30,8 @@ export interface ModelOptions {
   model?: Model | string;
   /** TensorFlow.js backend when a model is loaded here: 'wasm', 'cpu', 'tfjs-node', ... (default: MAE_BACKEND, else auto). */
   backend?: string;
+  /** Threads that run the model on one image when it is loaded here (default 1; see loadModel). */
+  threads?: number;
 }
 
 export interface ProgressOptions {
@@ -41,13 +43,17 @@ const models = new Map<string, Promise<MaeRunner>>();
 
 /**
  * Loads a model folder (default: the shipped model) and initialises its backend. Loads are
- * cached by folder and backend, so calling it again is cheap.
+ * cached by folder, backend and threads, so calling it again is cheap. With `threads` > 1,
+ * that many - 1 worker threads load their own copy in the background and share the windows
+ * of each image (they never keep the process alive; `model.close()` stops them).
  */
-export function loadModel(dir?: string, opts: { backend?: string } = {}): Promise<Model> {
-  const key = `${path.resolve(dir ?? defaultModelDir())}\0${opts.backend ?? ''}`;
+export function loadModel(dir?: string, opts: { backend?: string; threads?: number } = {}): Promise<Model> {
+  const threads = opts.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1)) return Promise.reject(new UsageError(`threads must be a positive integer, got ${String(opts.threads)}`));
+  const key = `${path.resolve(dir ?? defaultModelDir())}\0${opts.backend ?? ''}\0${threads}`;
   let p = models.get(key);
   if (!p) {
-    p = MaeRunner.load(dir, opts.backend);
+    p = MaeRunner.load(dir, opts.backend, { threads });
     models.set(key, p);
     p.catch(() => models.delete(key));
   }
@@ -57,7 +63,7 @@ export function loadModel(dir?: string, opts: { backend?: string } = {}): Promis
 async function useModel(o: ModelOptions): Promise<MaeRunner> {
   if (o.model instanceof MaeRunner) return o.model;
   if (o.model !== undefined && typeof o.model !== 'string') throw new UsageError('model must be a Model from loadModel() or a folder path');
-  return loadModel(o.model, { backend: o.backend });
+  return loadModel(o.model, { backend: o.backend, threads: o.threads });
 }
 
 /** Decodes encoded image bytes (EXIF rotation applied, alpha flattened on white, 8-bit sRGB), or checks raw pixels. */

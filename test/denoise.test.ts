@@ -86,16 +86,36 @@ describe('self-ensemble transforms', () => {
     expect(Array.from(back.data)).toEqual(Array.from(img.data));
   });
 
-  it('a shift by half a patch is undone exactly and replicates the edge', async () => {
-    const { shiftImage, unshiftImage } = await import('../src/denoise');
+  it('takes the region a moved patch grid runs on', async () => {
+    const { unshiftImage } = await import('../src/denoise');
     const img: FloatImage = { width: 5, height: 3, data: Float32Array.from({ length: 45 }, (_, i) => i) };
-    const t = shiftImage(img, 4);
-    expect([t.width, t.height]).toEqual([9, 7]);
-    expect(Array.from(t.data.subarray(0, 3))).toEqual([0, 1, 2]);
-    expect(Array.from(unshiftImage(t, 4, 4, 5, 3).data)).toEqual(Array.from(img.data));
-    const u = shiftImage(img, 4, 0);
-    expect([u.width, u.height]).toEqual([9, 3]);
-    expect(Array.from(unshiftImage(u, 4, 0, 5, 3).data)).toEqual(Array.from(img.data));
+    const r = unshiftImage(img, 4, 1, 1, 2);
+    expect([r.width, r.height]).toEqual([1, 2]);
+    expect(Array.from(r.data)).toEqual([27, 28, 29, 42, 43, 44]);
+    expect(unshiftImage(img, 0, 0, 5, 3)).toBe(img);
+  });
+
+  it('deblocking moves the pixels beside a patch border together, but not across an edge', async () => {
+    const { deblockPass } = await import('../src/denoise/deblock');
+    // 16x1 grey ramp with a step of 2 levels at the border x = 8, then a step of 60 levels.
+    const mk = (step: number) => {
+      const d = new Float32Array(16 * 3);
+      for (let x = 0; x < 16; x++) d.fill((x < 8 ? 100 : 100 + step) / 255 - 0.5, x * 3, x * 3 + 3);
+      return { width: 16, height: 1, data: d };
+    };
+    const small = mk(2);
+    deblockPass(small, 8, 25);
+    const at = (img: FloatImage, x: number) => (img.data[x * 3] + 0.5) * 255;
+    expect(at(small, 8) - at(small, 7)).toBeLessThan(2 - 0.5);
+    expect(at(small, 5)).toBeCloseTo(100, 4);
+    const edge = mk(60);
+    const before = Float32Array.from(edge.data);
+    deblockPass(edge, 8, 25);
+    expect(edge.data).toEqual(before);
+    // Sigma 0: nothing to filter.
+    const clean = mk(2);
+    deblockPass(clean, 8, 0);
+    expect(at(clean, 8) - at(clean, 7)).toBeCloseTo(2, 4);
   });
 
   it('transform 1 mirrors the columns, 4 transposes', () => {

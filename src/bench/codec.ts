@@ -73,7 +73,7 @@ interface Acc {
 export async function benchCodec(o: CodecBenchOptions): Promise<CodecBenchResult> {
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
-  const runner = await MaeRunner.load(o.model, o.backend);
+  const runner = await MaeRunner.load(o.model, o.backend, { threads: o.threads });
   const qualities = o.qualities ?? DEFAULT_MAE_QUALITIES;
   const peerQualities = o.peerQualities ?? DEFAULT_PEER_QUALITIES;
   const peers = o.peers ?? PEERS;

@@ -82,7 +82,7 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
   if (o.sigmas.length === 0) throw new Error('no noise sigma given');
-  const runner = await MaeRunner.load(o.model, o.backend);
+  const runner = await MaeRunner.load(o.model, o.backend, { threads: o.threads });
   const notes: string[] = [];
   const note = (m: string) => {
     notes.push(m);

@@ -54,7 +54,7 @@ export async function benchInpaint(o: InpaintBenchOptions): Promise<InpaintRow[]
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
   const kinds = o.masks ?? [...MASK_KINDS];
-  const runner = await MaeRunner.load(o.model, o.backend);
+  const runner = await MaeRunner.load(o.model, o.backend, { threads: o.threads });
   const cv = await loadOpenCv();
   const methods: [string, Method][] = [
     ['mae', (img, holes) => inpaint(runner, img, holes, o.inpaint)],

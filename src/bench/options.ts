@@ -6,5 +6,7 @@ export interface BenchOptions {
   limit?: number;
   model?: string;
   backend?: string;
+  /** Threads that run the model on one image (default 1); the peers run on one thread. */
+  threads?: number;
   onProgress?: (msg: string) => void;
 }

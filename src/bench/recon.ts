@@ -58,7 +58,7 @@ type Method = (img: RgbImage, holes: Uint8Array, removed: Uint8Array) => RgbImag
 export async function benchRecon(o: ReconOptions): Promise<ReconRow[]> {
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
-  const runner = await MaeRunner.load(o.model, o.backend);
+  const runner = await MaeRunner.load(o.model, o.backend, { threads: o.threads });
   const p = runner.config.patchSize;
   const cv = await loadOpenCv();
   const methods: [string, Method][] = [

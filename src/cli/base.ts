@@ -2,6 +2,7 @@
 import { format } from 'node:util';
 import { Command, Flags } from '@oclif/core';
 import { BACKEND_CHOICES } from '../runtime/backend';
+import { defaultThreads } from '../runtime/threads';
 import { UsageError } from '../util/errors';
 import { checkStdoutForData } from './stdio';
 import { ProgressLine } from './progress';
@@ -93,3 +94,18 @@ export const formatFlag = Flags.string({
   description: 'image format of outputs named by mae (standard output, folders); a file name given to -o sets its own by extension',
   options: ['png', 'jpg', 'webp', 'avif', 'tif'],
 });
+
+export const threadsFlag = Flags.integer({
+  description: 'threads that run the model on one image (worker threads, one core each; default: MAE_THREADS, else the number of cores)',
+  min: 1,
+});
+
+/** --threads, else MAE_THREADS, else the number of cores (a bad MAE_THREADS is a usage error). */
+export function threadsFrom(flag: number | undefined): number {
+  if (flag !== undefined) return flag;
+  try {
+    return defaultThreads();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { backendFlag, forceFlag, MaeCommand, modelFlag } from '../cli/base';
+import { backendFlag, forceFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { shown, STDIO } from '../cli/stdio';
 import { DEFAULT_QUALITY, qualityParams } from '../codec';
 import { CompressResult, compressFile, Failure, outputPaths, runBatch } from '../codec/files';
@@ -37,6 +37,7 @@ export default class Compress extends MaeCommand {
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
+    threads: threadsFlag,
   };
 
   async run(): Promise<CompressResult | { files: CompressResult[]; failures: Failure[] }> {
@@ -52,7 +53,8 @@ export default class Compress extends MaeCommand {
     if (outputs[0] === STDIO) this.claimStdout('the .mae file');
     checkOutputsFree(outputs, flags.force);
     let loading: Promise<MaeRunner> | null = null;
-    const runner = () => (loading ??= MaeRunner.load(flags.model, flags.backend));
+    const threads = threadsFrom(flags.threads);
+    const runner = () => (loading ??= MaeRunner.load(flags.model, flags.backend, { threads }));
     const bar = this.progress();
     const many = inputs.length > 1;
     const { files, failures } = await runBatch(

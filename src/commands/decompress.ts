@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag } from '../cli/base';
+import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { shown, STDIO } from '../cli/stdio';
 import { DecompressResult, decompressFile, Failure, outputFormat, outputPaths, runBatch } from '../codec/files';
 import { MaeRunner } from '../model/runner';
@@ -28,6 +28,7 @@ export default class Decompress extends MaeCommand {
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
+    threads: threadsFlag,
   };
 
   async run(): Promise<DecompressResult | { files: DecompressResult[]; failures: Failure[] }> {
@@ -38,7 +39,8 @@ export default class Decompress extends MaeCommand {
     if (outputs[0] === STDIO) this.claimStdout('the image');
     checkOutputsFree(outputs, flags.force);
     let loading: Promise<MaeRunner> | null = null;
-    const runner = () => (loading ??= MaeRunner.load(flags.model, flags.backend));
+    const threads = threadsFrom(flags.threads);
+    const runner = () => (loading ??= MaeRunner.load(flags.model, flags.backend, { threads }));
     const bar = this.progress();
     const many = inputs.length > 1;
     const { files, failures } = await runBatch(

@@ -1,4 +1,4 @@
-import * as os from 'node:os';
+import { coreCount } from '../runtime/threads';
 import { Args, Flags } from '@oclif/core';
 import { denoise } from '../api';
 import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag } from '../cli/base';
@@ -47,7 +47,7 @@ export default class Denoise extends MaeCommand {
     output: Flags.string({ char: 'o', description: 'output folder, output file for a single input, or - for standard output', required: true }),
     format: formatFlag,
     sigma: Flags.string({ description: "noise sigma on the 0..255 scale, or 'auto' to estimate it per image", default: 'auto' }),
-    jobs: Flags.integer({ char: 'j', description: 'images processed in parallel (worker threads; default: number of cores)', min: 1 }),
+    jobs: Flags.integer({ char: 'j', description: 'images processed in parallel (worker threads; default: number of cores); with fewer images than jobs, the spare threads share the windows of each image', min: 1 }),
     stride: Flags.integer({ description: 'window stride in patches (default: a whole window, no overlap)', min: 1 }),
     shifts: Flags.integer({ description: 'patch-grid offsets averaged: 1 (fastest), 2 (default) or 4 (best)', min: 1, max: 4 }),
     force: forceFlag,
@@ -70,7 +70,7 @@ export default class Denoise extends MaeCommand {
       plan.filter((p) => !p.error).map((p) => p.output),
       flags.force,
     );
-    const jobs = flags.jobs ?? Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+    const jobs = flags.jobs ?? coreCount();
     const bar = this.progress();
     const t0 = Date.now();
     const res = await denoiseBatch(plan, {
@@ -102,7 +102,7 @@ export default class Denoise extends MaeCommand {
   }
 
   /** One image from standard input and/or to standard output, in this thread. */
-  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; force: boolean; model?: string; backend?: string }, sigma: number | 'auto'): Promise<DenoiseJson> {
+  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; force: boolean; model?: string; backend?: string; jobs?: number }, sigma: number | 'auto'): Promise<DenoiseJson> {
     if (args.length !== 1) throw new UsageError(`'-' (standard input or output) takes exactly one input, got ${args.length}`);
     const [input] = args;
     const output = flags.output;
@@ -112,7 +112,7 @@ export default class Denoise extends MaeCommand {
     checkOutputsFree([output], flags.force);
     const t0 = process.hrtime.bigint();
     const img = await readImageArg(input);
-    const runner = await MaeRunner.load(flags.model, flags.backend);
+    const runner = await MaeRunner.load(flags.model, flags.backend, { threads: flags.jobs ?? coreCount() });
     const bar = this.progress();
     const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, onProgress: (d, t) => bar.update(`denoising: window ${d}/${t}`) });
     bar.done();

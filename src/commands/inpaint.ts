@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { inpaint } from '../api';
-import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag } from '../cli/base';
+import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { STDIO } from '../cli/stdio';
 import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
 import { countHoles, holesFromMask, InpaintError } from '../inpaint';
@@ -40,6 +40,7 @@ export default class Inpaint extends MaeCommand {
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
+    threads: threadsFlag,
   };
 
   async run(): Promise<InpaintResult> {
@@ -56,7 +57,7 @@ export default class Inpaint extends MaeCommand {
     const holes = holesFromMask(maskImg);
     const filled = countHoles(holes);
     if (filled === 0) throw new InpaintError(`mask ${flags.mask} is empty: no non-zero pixel marks anything to fill`);
-    const runner = await MaeRunner.load(flags.model, flags.backend);
+    const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.threads) });
     const bar = this.progress();
     const out = await inpaint(img, { width: img.width, height: img.height, holes }, {
       model: runner,

@@ -51,7 +51,8 @@ export async function denoiseBatch(jobs: BatchJob[], o: BatchOptions): Promise<B
   const fileOpts: FileOptions = { sigma: o.sigma, stride: o.stride, shifts: o.shifts, ensemble: o.ensemble, overwrite: o.overwrite };
   const n = Math.max(1, Math.min(o.jobs, todo.length));
   if (n === 1) {
-    const runner = await MaeRunner.load(o.model, o.backend);
+    // Fewer images than jobs (one): the spare jobs become threads that share its windows.
+    const runner = await MaeRunner.load(o.model, o.backend, { threads: o.jobs });
     for (const i of todo) {
       try {
         const r = await denoiseFile(runner, jobs[i], { ...fileOpts, onProgress: (d, t) => o.onProgress?.(finished, [d / t], jobs.length) });
@@ -61,6 +62,7 @@ export async function denoiseBatch(jobs: BatchJob[], o: BatchOptions): Promise<B
       }
       o.onProgress?.(finished, [], jobs.length);
     }
+    await runner.close();
     return { outcomes, backend: runner.backend.name, modelId: runner.modelId, jobs: 1 };
   }
   const info = await runInWorkers(jobs, todo, n, fileOpts, o, settle, () => finished);

@@ -14,6 +14,7 @@
  */
 import { cropImage, FloatImage, MaeRunner, padImage, toFloat, toRgb } from '../model/runner';
 import { RgbImage } from '../image/io';
+import { deblockPass } from './deblock';
 import { estimateSigma } from './sigma';
 import { transformImage, untransformImage } from './transforms';
 
@@ -32,6 +33,8 @@ export interface DenoiseOptions {
    * (plus the two half-patch moves along one axis).
    */
   shifts?: number;
+  /** Filter each pass along its patch borders (deblock.ts), with thresholds from sigma (default true). */
+  deblock?: boolean;
   /** Share of the noisy input in the output, 0..1, or 'auto' (default: residualInputWeight). */
   inputWeight?: number | 'auto';
   batchSize?: number;
@@ -70,26 +73,7 @@ export function residualInputWeight(noisy: Float32Array, model: Float32Array, si
   return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
 }
 
-/** The image moved right by `sx` and down by `sy` pixels (edge replication fills the new left and top). */
-export function shiftImage(img: FloatImage, sx: number, sy = sx): FloatImage {
-  if (sx === 0 && sy === 0) return img;
-  const W = img.width + sx;
-  const H = img.height + sy;
-  const d = new Float32Array(W * H * 3);
-  for (let y = 0; y < H; y++) {
-    const ry = Math.max(0, y - sy);
-    for (let x = 0; x < W; x++) {
-      const o = (y * W + x) * 3;
-      const i = (ry * img.width + Math.max(0, x - sx)) * 3;
-      d[o] = img.data[i];
-      d[o + 1] = img.data[i + 1];
-      d[o + 2] = img.data[i + 2];
-    }
-  }
-  return { width: W, height: H, data: d };
-}
-
-/** Inverse of shiftImage: the `width` x `height` region starting at (sx, sy). */
+/** The `width` x `height` region of `img` starting at (sx, sy) (where a moved patch grid runs). */
 export function unshiftImage(img: FloatImage, sx: number, sy: number, width: number, height: number): FloatImage {
   if (sx === 0 && sy === 0 && img.width === width && img.height === height) return img;
   const d = new Float32Array(width * height * 3);
@@ -130,22 +114,40 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   let acc: Float32Array | null = passes.length > 1 ? new Float32Array(img.data.length) : null;
   let passDone = 0;
   let passTotal = 0;
+  // This transform's pass on the grid at the origin (offsets [0, 0] come first for each transform).
+  let grid0: FloatImage | null = null;
   passes.forEach(({ k, sx, sy }, i) => {
-    const t = shiftImage(transformImage(img, k), sx, sy);
-    const padded = padImage(t, p, S);
-    const removed = new Uint8Array((padded.width / p) * (padded.height / p));
-    const out = runner.run(padded, removed, {
-      stride: opts.stride ?? S / p,
-      batchSize: opts.batchSize,
-      onProgress: opts.onProgress
-        ? (d, n) => {
-            passTotal = n;
-            opts.onProgress!(passDone + d, n * passes.length);
-          }
-        : undefined,
-    });
-    passDone = passTotal * (i + 1);
-    const back = untransformImage(unshiftImage(cropImage(out, t.width, t.height), sx, sy, t.width - sx, t.height - sy), k);
+    const t = transformImage(img, k);
+    // A moved grid runs on the image less its first sx columns and sy rows (so on as many
+    // windows as the first grid); those strips keep the first grid's estimate.
+    const moved = sx > 0 || sy > 0;
+    let est: FloatImage;
+    if (moved && (t.width <= sx + p || t.height <= sy + p)) est = grid0!;
+    else {
+      const src = moved ? unshiftImage(t, sx, sy, t.width - sx, t.height - sy) : t;
+      const padded = padImage(src, p, S);
+      const removed = new Uint8Array((padded.width / p) * (padded.height / p));
+      const out = runner.run(padded, removed, {
+        stride: opts.stride ?? S / p,
+        batchSize: opts.batchSize,
+        onProgress: opts.onProgress
+          ? (d, n) => {
+              passTotal = n;
+              opts.onProgress!(passDone + d, n * passes.length);
+            }
+          : undefined,
+      });
+      passDone = passTotal * (i + 1);
+      if (opts.deblock ?? true) deblockPass(out, p, sigma);
+      est = cropImage(out, src.width, src.height);
+      if (moved) {
+        const full = Float32Array.from(grid0!.data);
+        for (let y = 0; y < est.height; y++) full.set(est.data.subarray(y * est.width * 3, (y + 1) * est.width * 3), ((y + sy) * t.width + sx) * 3);
+        est = { width: t.width, height: t.height, data: full };
+      }
+    }
+    if (!moved) grid0 = est;
+    const back = untransformImage(est, k);
     if (passes.length === 1) acc = back.data;
     else for (let j = 0; j < acc!.length; j++) acc![j] += back.data[j];
   });

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { backendFlag, MaeCommand, modelFlag } from '../../cli/base';
+import { backendFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../../cli/base';
 import { ProgressLine } from '../../cli/progress';
 import { formatTable } from '../../cli/table';
 import { benchCodec, CodecBenchResult, DEFAULT_MAE_QUALITIES, DEFAULT_PEER_QUALITIES, MAE_CODEC, Peer, PEERS } from '../../bench/codec';
@@ -32,10 +32,12 @@ export default class BenchCodec extends MaeCommand {
     peers: Flags.string({ description: `peer codecs, comma-separated (${PEERS.join(', ')})`, default: PEERS.join(',') }),
     model: modelFlag,
     backend: backendFlag,
+    threads: threadsFlag,
   };
 
   async run(): Promise<CodecBenchResult> {
     const { flags } = await this.parse(BenchCodec);
+    const threads = threadsFrom(flags.threads);
     let qualities: number[];
     let peerQualities: number[];
     const peers = flags.peers.split(',').map((s) => s.trim()) as Peer[];
@@ -48,7 +50,7 @@ export default class BenchCodec extends MaeCommand {
       this.error((error as Error).message, { exit: 2 });
     }
     const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
-    const res = await benchCodec({ data: flags.data, limit: flags.limit, model: flags.model, backend: flags.backend, qualities, peerQualities, peers, plot: flags.plot, onProgress: (m) => bar.update(m) });
+    const res = await benchCodec({ data: flags.data, limit: flags.limit, model: flags.model, backend: flags.backend, threads, qualities, peerQualities, peers, plot: flags.plot, onProgress: (m) => bar.update(m) });
     bar.done();
     this.log(`${res.images.length} image(s) from ${flags.data}; model ${res.modelId}`);
     for (const codec of [MAE_CODEC, ...peers]) {
@@ -70,6 +72,7 @@ export default class BenchCodec extends MaeCommand {
       ),
     );
     if (flags.plot) this.log(`\nRD plot: ${flags.plot}`);
+    this.log(`the MAE ran on ${threads} thread(s) per image (--threads), the peers on one`);
     return res;
   }
 }

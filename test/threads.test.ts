@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initValues } from '../src/model/mae';
+import { MaeRunner, splitRows } from '../src/model/runner';
+import { saveModel } from '../src/model/weights';
+import { Rng } from '../src/util/rng';
+import { TINY_CONFIG } from './helpers/tiny-model';
+
+// Runs in the helper threads use dist/model/helper.js (built by npm ci / npm run build).
+jest.setTimeout(60_000);
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-threads-'));
+  // A tiny model whose prediction head is not zero, so the windows' outputs differ from their input.
+  const values = initValues(TINY_CONFIG, 5);
+  const rng = new Rng(9);
+  for (const name of ['decoder_pred.weight', 'decoder_pred.bias']) values[name] = values[name].map(() => 0.05 * rng.normal());
+  saveModel(dir, TINY_CONFIG, values);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function image(W: number, H: number, seed: number) {
+  const rng = new Rng(seed);
+  return { width: W, height: H, data: Float32Array.from({ length: W * H * 3 }, (_, i) => 0.3 * Math.sin(i / 97) + 0.05 * rng.normal()) };
+}
+
+describe('runner threads', () => {
+  it('splits rows into nearly equal contiguous ranges', () => {
+    expect(splitRows(7, 2)).toEqual([
+      [0, 3],
+      [3, 7],
+    ]);
+    expect(splitRows(2, 3)).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+  });
+
+  it.each([
+    ['nothing removed, stride 8', 0, 8],
+    ['half the patches removed, stride 4', 0.5, 4],
+  ])('gives the same image on 1 and 2 threads (%s)', async (_name, share, stride) => {
+    const img = image(256, 200, 3);
+    const rng = new Rng(11);
+    const removed = Uint8Array.from({ length: (256 / 8) * (200 / 8) }, () => (rng.next() < share ? 1 : 0));
+    const one = await MaeRunner.load(dir, 'wasm');
+    const two = await MaeRunner.load(dir, 'wasm', { threads: 2 });
+    try {
+      expect(two.threads).toBe(2);
+      const a = one.run(img, removed, { stride });
+      let last = 0;
+      const b = two.run(img, removed, { stride, onProgress: (d, t) => (last = d / t) });
+      expect(last).toBe(1);
+      let maxDiff = 0;
+      let moved = 0;
+      for (let i = 0; i < a.data.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(a.data[i] - b.data[i]));
+        moved = Math.max(moved, Math.abs(a.data[i] - img.data[i]));
+      }
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(moved).toBeGreaterThan(1e-3);
+    } finally {
+      await two.close();
+    }
+  });
+});
