@@ -21,8 +21,10 @@ export interface DenoiseDeblockParams {
 }
 
 /**
- * On 6 held-out 256x256 training crops with the session-2 model, one patch grid: +0.07 /
- * +0.19 / +0.55 dB at sigma 15 / 25 / 50 (alpha 2, beta 1, clip 0.2, wide 0); see docs/MODEL.md.
+ * Chosen on 6 held-out 256x256 training crops (never the test sets) with the session-2 model,
+ * output blended with the input as the denoiser does: one patch grid +0.14 / +0.21 / +0.51 dB
+ * at sigma 15 / 25 / 50, two grids +0.12 / +0.14 / +0.41 dB. Stronger settings (alpha 3,
+ * clip 0.3 to 0.4, wide 0.5) gain more at sigma 50 and less at 15 and 25. See docs/MODEL.md.
  */
 export const DENOISE_DEBLOCK: DenoiseDeblockParams = { alpha: 2, beta: 1, clip: 0.2, wide: 0 };
 

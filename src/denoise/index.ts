@@ -6,11 +6,12 @@
  * back in (see residualInputWeight).
  *
  * Defaults come from bench/denoise-tune.js on held-out training crops (never the test sets):
- * non-overlapping windows (strides 4 and 2 measured equal to 0.01 dB with the shipped model),
- * averaged over two patch grids offset by half a patch (+0.7 dB at sigma 25 with a session-2
- * checkpoint; four grids added 0.02 dB more with the shipped model). Self-ensembles of flips
- * and transposes stay off: an early checkpoint gained at most 0.035 dB from them. The
- * residual blend costs nothing and never lost. Re-run the script when the model changes.
+ * non-overlapping windows (strides 4 and 2 measured equal to 0.01 dB with the session-2
+ * model), one patch grid with each pass filtered along its patch borders (deblock.ts: that
+ * filter gets most of what a second grid offset by half a patch gets, at no cost; --shifts 2
+ * adds +0.12 to +0.2 dB for twice the time). Self-ensembles of flips and transposes stay
+ * off: an early checkpoint gained at most 0.035 dB from them. The residual blend costs
+ * nothing and never lost. Re-run the scripts when the model changes.
  */
 import { cropImage, FloatImage, MaeRunner, padImage, toFloat, toRgb } from '../model/runner';
 import { RgbImage } from '../image/io';
@@ -28,9 +29,9 @@ export interface DenoiseOptions {
   /** Self-ensemble size: 1 (default), 2 (plus the mirror image), 4 or 8 (flips and transposes). */
   ensemble?: number;
   /**
-   * Patch-grid offsets averaged: 1 (the grid at the origin), 2 (plus the grid moved by half a
-   * patch in both directions, so that no patch border falls at the same place twice) or 4
-   * (plus the two half-patch moves along one axis).
+   * Patch-grid offsets averaged: 1 (default: the grid at the origin), 2 (plus the grid moved
+   * by half a patch in both directions, so that no patch border falls at the same place twice:
+   * +0.12 to +0.2 dB for twice the time) or 4 (plus the two half-patch moves along one axis).
    */
   shifts?: number;
   /** Filter each pass along its patch borders (deblock.ts), with thresholds from sigma (default true). */
@@ -96,7 +97,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const { sigma, estimated } = resolveSigma(opts.sigma, img);
   const codes = ENSEMBLES[opts.ensemble ?? 1];
   if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
-  const nShifts = opts.shifts ?? 2;
+  const nShifts = opts.shifts ?? 1;
   if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);

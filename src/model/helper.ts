@@ -1,48 +1,55 @@
 /**
- * A helper thread of MaeRunner (see pool.ts): loads its own runner, then runs the bands of
- * windows it is sent, counting finished windows in shared memory and posting each band back
- * on its port before flagging the run done.
+ * A helper thread of MaeRunner (see pool.ts): loads its own runner, then, for each run it
+ * is sent, takes batches of windows from the shared counter until none is left, posting
+ * each output on its port before counting it as posted.
  */
 import { MessagePort, parentPort } from 'node:worker_threads';
-import { MaeRunner, WindowPos } from './runner';
+import { MaeRunner, WindowBatch } from './runner';
+import type { HelperOutput } from './pool';
 
-let runner: MaeRunner | null = null;
+let loading: Promise<MaeRunner | null> = Promise.resolve(null);
 let port: MessagePort | null = null;
 
 interface RunMsg {
+  run: number;
+  id: number;
   width: number;
   height: number;
   input: Float32Array;
   hint: Float32Array;
   removed: Uint8Array;
-  task: { windows: WindowPos[]; y0: number; rows: number };
-  batchSize?: number;
-  ctrl: Int32Array;
+  batches: WindowBatch[];
+  queue: Int32Array;
+  owner: Int32Array;
 }
 
 parentPort!.on('message', async (msg: { type: string; [k: string]: unknown }) => {
   if (msg.type === 'init') {
     port = msg.port as MessagePort;
-    const ctrl = msg.ctrl as Int32Array;
-    try {
-      runner = await MaeRunner.load(msg.dir as string, msg.backend as string);
-      Atomics.store(ctrl, 2, 1);
-    } catch {
-      Atomics.store(ctrl, 2, -1);
-    }
-    Atomics.notify(ctrl, 2);
+    const state = msg.state as Int32Array;
+    loading = MaeRunner.load(msg.dir as string, msg.backend as string).then(
+      (r) => (Atomics.store(state, 0, 1), r),
+      () => (Atomics.store(state, 0, -1), null),
+    );
   } else if (msg.type === 'run') {
+    const runner = await loading;
     const m = msg as unknown as RunMsg;
-    try {
-      if (!runner || !port) throw new Error('helper used before init');
-      const img = (data: Float32Array) => ({ width: m.width, height: m.height, data });
-      const band = runner.runBand(img(m.input), img(m.hint), m.removed, m.task.windows, m.task.y0, m.task.rows, m.batchSize, (n) => Atomics.add(m.ctrl, 1, n));
-      port.postMessage({ band }, [band.acc.buffer as ArrayBuffer, band.wsum.buffer as ArrayBuffer]);
-      Atomics.store(m.ctrl, 0, 1);
-    } catch (error) {
-      port?.postMessage({ error: String(error) });
-      Atomics.store(m.ctrl, 0, 2);
+    if (!runner || !port) return;
+    const img = (data: Float32Array) => ({ width: m.width, height: m.height, data });
+    const n = m.batches.length;
+    for (let j = Atomics.add(m.queue, 0, 1); j < n; j = Atomics.add(m.queue, 0, 1)) {
+      Atomics.store(m.owner, j, m.id);
+      let o: HelperOutput;
+      try {
+        const out = runner.forwardBatch(img(m.input), img(m.hint), m.removed, m.batches[j]);
+        o = { run: m.run, batch: j, out };
+        port.postMessage(o, [out.buffer as ArrayBuffer]);
+      } catch (error) {
+        o = { run: m.run, batch: j, error: String(error) };
+        port.postMessage(o);
+      }
+      Atomics.add(m.queue, 1, 1);
+      Atomics.notify(m.queue, 1);
     }
-    Atomics.notify(m.ctrl, 0);
   }
 });

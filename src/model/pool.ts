@@ -1,22 +1,21 @@
 /**
  * Helper threads for MaeRunner.run: each is a worker with its own TensorFlow.js backend and
  * copy of the weights (the wasm backend runs one thread per worker), so an image's windows
- * run on every core. run() stays synchronous: the image goes to the helpers in shared memory,
- * this thread runs its own band, then sleeps on Atomics.wait until each helper has posted
- * its band (read with receiveMessageOnPort). A helper that fails or stops answering is
- * dropped and its band runs here, so a run never fails because of a helper. Helpers load
- * in the background: a run uses those that are ready (waiting a few seconds for them at
- * most), so loading a model with threads costs nothing when it never runs.
+ * run on every core. run() stays synchronous: the image goes to the helpers in shared
+ * memory, and every thread, this one included, takes the next batch of windows from one
+ * shared counter until none is left. Helpers post their outputs back (read here with
+ * receiveMessageOnPort between batches, or while sleeping on Atomics.wait at the end), and
+ * this thread blends them. Helpers load in the background and join a run when ready, so
+ * loading a model with threads costs no time even when it never runs. A helper that fails
+ * or stops answering is dropped and its batches run here: a run never fails because of one.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { Band, FloatImage, WindowPos } from './runner';
+import type { FloatImage, WindowBatch } from './runner';
 
-/** A helper that has run no batch for this long is taken as dead (a batch takes about a second). */
+/** With batches outstanding and none arriving for this long, their helpers are taken as dead. */
 const STALL_MS = 120_000;
-/** How long a run waits for helpers that are still loading. */
-const READY_WAIT_MS = 5_000;
 
 export function helperScript(): string {
   const here = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../dist/model') : __dirname;
@@ -24,27 +23,32 @@ export function helperScript(): string {
 }
 
 interface Helper {
+  id: number;
   worker: Worker;
   port: MessagePort;
-  /** [run state: 0 running / 1 done / 2 failed, windows done, 0 loading / 1 ready / -1 failed to load]. */
-  ctrl: Int32Array;
+  /** [0 loading / 1 ready / -1 failed to load]. */
+  state: Int32Array;
 }
 
-export interface HelperTask {
-  windows: WindowPos[];
-  y0: number;
-  rows: number;
+/** What a helper posts for each batch it ran. */
+export interface HelperOutput {
+  run: number;
+  batch: number;
+  out?: Float32Array;
+  error?: string;
 }
 
-function shared(src: ArrayLike<number>, Kind: Float32ArrayConstructor | Uint8ArrayConstructor): Float32Array | Uint8Array {
-  const out = new Kind(new SharedArrayBuffer(src.length * Kind.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
-  out.set(src);
+function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number, src?: ArrayLike<number>): T {
+  const out = new Kind(new SharedArrayBuffer(n * Kind.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
+  if (src) out.set(src);
   return out;
 }
 
 export class HelperPool {
   private helpers: Helper[];
-  private active: Helper[] = [];
+  private runs = 0;
+  /** Batches the helpers ran in the last run. */
+  lastHelperBatches = 0;
 
   private constructor(helpers: Helper[]) {
     this.helpers = helpers;
@@ -58,96 +62,93 @@ export class HelperPool {
   static start(n: number, dir: string, backend: string): HelperPool {
     const script = helperScript();
     if (!fs.existsSync(script)) return new HelperPool([]);
-    const helpers = Array.from({ length: n }, () => {
+    const helpers = Array.from({ length: n }, (_, i) => {
       const worker = new Worker(script);
       worker.unref();
       const { port1, port2 } = new MessageChannel();
       port1.unref();
-      const ctrl = new Int32Array(new SharedArrayBuffer(12) as unknown as ArrayBuffer);
-      // A helper that dies while loading is marked failed (it is then left out).
-      worker.once('error', () => Atomics.compareExchange(ctrl, 2, 0, -1));
-      worker.once('exit', () => Atomics.compareExchange(ctrl, 2, 0, -1));
-      worker.postMessage({ type: 'init', dir, backend, port: port2, ctrl }, [port2]);
-      return { worker, port: port1, ctrl };
+      const state = shared(Int32Array, 1);
+      // A helper that dies is marked failed (then left out of later runs).
+      const fail = () => Atomics.store(state, 0, -1);
+      worker.once('error', fail);
+      worker.once('exit', fail);
+      worker.postMessage({ type: 'init', dir, backend, port: port2, state }, [port2]);
+      return { id: i + 1, worker, port: port1, state };
     });
     return new HelperPool(helpers);
   }
 
-  /** The helpers ready to run, after waiting up to `waitMs` for those still loading. */
-  private ready(waitMs: number): Helper[] {
-    const deadline = Date.now() + waitMs;
-    for (const h of this.helpers) {
-      while (Atomics.load(h.ctrl, 2) === 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        Atomics.wait(h.ctrl, 2, 0, left);
-      }
-    }
-    const failed = this.helpers.filter((h) => Atomics.load(h.ctrl, 2) === -1);
-    for (const h of failed) void h.worker.terminate();
-    this.helpers = this.helpers.filter((h) => !failed.includes(h));
-    return this.helpers.filter((h) => Atomics.load(h.ctrl, 2) === 1);
-  }
-
-  /** How many helpers a run can use now (waiting a few seconds for those still loading). */
-  available(): number {
-    return this.ready(READY_WAIT_MS).length;
-  }
-
-  /** Windows the helpers of the current run have done. */
-  progress(): number {
-    return this.active.reduce((s, h) => s + Atomics.load(h.ctrl, 1), 0);
-  }
-
   /**
-   * Sends task i to helper i, runs `own` (this thread's share, returning its window count),
-   * then waits for each helper and hands its band to `onResult` (null: the helper failed,
-   * the caller runs that task itself).
+   * Runs `batches`: `compute(j)` runs batch j here, the helpers run the others; `blend(j, out)`
+   * is called here once for every batch, in the order the outputs arrive.
    */
-  run(input: FloatImage, hint: Float32Array, removed: Uint8Array, tasks: HelperTask[], batchSize: number | undefined, own: () => number, onWait: (done: number) => void, onResult: (i: number, band: Band | null) => void): void {
-    const inputS = shared(input.data, Float32Array);
-    const hintS = hint === input.data ? inputS : shared(hint, Float32Array);
-    const removedS = shared(removed, Uint8Array);
-    this.active = this.ready(0).slice(0, tasks.length);
-    if (this.active.length < tasks.length) throw new Error(`internal: ${tasks.length} helper tasks, ${this.active.length} helpers ready`);
-    tasks.forEach((t, i) => {
-      const h = this.active[i];
-      Atomics.store(h.ctrl, 0, 0);
-      Atomics.store(h.ctrl, 1, 0);
-      h.worker.postMessage({ type: 'run', width: input.width, height: input.height, input: inputS, hint: hintS, removed: removedS, task: t, batchSize, ctrl: h.ctrl });
-    });
-    const failed: Helper[] = [];
-    let ownDone = 0;
-    try {
-      ownDone = own();
-      tasks.forEach((_, i) => {
-        const h = this.active[i];
-        let last = -1;
-        let since = Date.now();
-        while (Atomics.load(h.ctrl, 0) === 0) {
-          Atomics.wait(h.ctrl, 0, 0, 250);
-          onWait(ownDone + this.progress());
-          const d = Atomics.load(h.ctrl, 1);
-          if (d !== last) [last, since] = [d, Date.now()];
-          else if (Date.now() - since > STALL_MS) break;
+  run(input: FloatImage, hint: Float32Array, removed: Uint8Array, batches: WindowBatch[], compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
+    this.drop(this.helpers.filter((h) => Atomics.load(h.state, 0) === -1));
+    const n = batches.length;
+    const run = ++this.runs;
+    // queue: [next batch to take, outputs posted]; owner[j]: the helper that took batch j.
+    const queue = shared(Int32Array, 2);
+    const owner = shared(Int32Array, n);
+    if (this.helpers.length) {
+      const inputS = shared(Float32Array, input.data.length, input.data);
+      const hintS = hint === input.data ? inputS : shared(Float32Array, hint.length, hint);
+      const removedS = shared(Uint8Array, removed.length, removed);
+      for (const h of this.helpers)
+        h.worker.postMessage({ type: 'run', run, id: h.id, width: input.width, height: input.height, input: inputS, hint: hintS, removed: removedS, batches, queue, owner });
+    }
+    const merged = new Uint8Array(n);
+    let left = n;
+    this.lastHelperBatches = 0;
+    const take = (j: number, out: Float32Array, helper = false) => {
+      if (helper && !merged[j]) this.lastHelperBatches++;
+      if (merged[j]) return;
+      merged[j] = 1;
+      left--;
+      blend(j, out);
+    };
+    const failed: number[] = [];
+    const drain = () => {
+      for (const h of this.helpers)
+        for (let m = receiveMessageOnPort(h.port); m; m = receiveMessageOnPort(h.port)) {
+          const o = m.message as HelperOutput;
+          if (o.run !== run) continue;
+          if (o.out) take(o.batch, o.out, true);
+          else failed.push(o.batch);
         }
-        const band = Atomics.load(h.ctrl, 0) === 1 ? this.receive(h) : null;
-        if (!band) failed.push(h);
-        onResult(i, band);
-      });
-    } finally {
-      this.active = [];
-      for (const h of failed) {
-        void h.worker.terminate();
-        this.helpers = this.helpers.filter((x) => x !== h);
+    };
+    for (let j = Atomics.add(queue, 0, 1); j < n; j = Atomics.add(queue, 0, 1)) {
+      take(j, compute(j));
+      drain();
+    }
+    let since = Date.now();
+    while (left > 0) {
+      const posted = Atomics.load(queue, 1);
+      const before = left;
+      drain();
+      // Batches a helper failed run here; so do all that are missing once the helpers stall
+      // (a helper that died cannot say so while this thread waits).
+      const redo = failed.splice(0);
+      if (left > 0 && Date.now() - since > STALL_MS) {
+        const missing = [...Array(n).keys()].filter((j) => !merged[j]);
+        this.drop(this.helpers.filter((h) => missing.some((j) => owner[j] === h.id)));
+        redo.push(...missing);
       }
+      for (const j of redo) take(j, compute(j));
+      if (left === 0) break;
+      if (left < before) since = Date.now();
+      else if (Atomics.wait(queue, 1, posted, 250) !== 'timed-out') since = Date.now();
     }
   }
 
-  private receive(h: Helper): Band | null {
-    // The helper posts its band before it flags the run done, so the message is queued by now.
-    const m = receiveMessageOnPort(h.port)?.message as { band?: Band } | undefined;
-    return m?.band ?? null;
+  /** Resolves when every helper has loaded or failed; returns how many are ready. */
+  async whenReady(): Promise<number> {
+    while (this.helpers.some((h) => Atomics.load(h.state, 0) === 0)) await new Promise((r) => setTimeout(r, 20));
+    return this.helpers.filter((h) => Atomics.load(h.state, 0) === 1).length;
+  }
+
+  private drop(hs: Helper[]): void {
+    for (const h of hs) void h.worker.terminate();
+    this.helpers = this.helpers.filter((h) => !hs.includes(h));
   }
 
   async close(): Promise<void> {

@@ -35,12 +35,10 @@ export interface WindowPos {
   x: number;
 }
 
-/** Where a list of windows adds its blended pixels: rows y0 .. y0 + rows of the image, all columns. */
-export interface Band {
-  y0: number;
-  rows: number;
-  acc: Float32Array;
-  wsum: Float32Array;
+/** Windows that show the same number of patches, run in one forward call. */
+export interface WindowBatch {
+  visible: number;
+  windows: WindowPos[];
 }
 
 /** An image on the model's scale: interleaved RGB floats in [-0.5, 0.5]. */
@@ -129,6 +127,16 @@ export class MaeRunner {
     return 1 + (this.pool?.size ?? 0);
   }
 
+  /** Waits until the helper threads have loaded (runs never need to: helpers join when ready); returns how many are ready. */
+  async helpersReady(): Promise<number> {
+    return (await this.pool?.whenReady()) ?? 0;
+  }
+
+  /** Batches of windows the helper threads ran in the last run(). */
+  get lastHelperBatches(): number {
+    return this.pool?.lastHelperBatches ?? 0;
+  }
+
   static async load(modelDir?: string, backend?: string, opts: LoadOptions = {}): Promise<MaeRunner> {
     const dir = modelDir ?? defaultModelDir();
     if (!modelDir && !fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`the default model is missing from ${dir}: reinstall mae-cli or pass --model`);
@@ -151,7 +159,8 @@ export class MaeRunner {
    * from the others; with no patch removed, returns the model's clean estimate of every
    * patch (denoising). `input` must already be padded to the patch grid. `hint` is the
    * interpolation of removed pixels (computed from `input` when omitted). With helper
-   * threads, the windows are split into bands of window rows, one per thread.
+   * threads, every thread takes batches of windows from one shared queue; this thread
+   * blends all the outputs.
    */
   run(input: FloatImage, removed: Uint8Array, opts: RunOptions = {}, hintImage?: FloatImage): FloatImage {
     const c = this.config;
@@ -169,89 +178,56 @@ export class MaeRunner {
     const stride = Math.max(1, Math.min(win, opts.stride ?? Math.floor(win / 2)));
     const ys = starts(rows, win, stride);
     const xs = starts(cols, win, stride);
+    const batches = this.planBatches(
+      removed,
+      cols,
+      ys.flatMap((y) => xs.map((x) => ({ y, x }))),
+      opts.batchSize,
+    );
     const total = ys.length * xs.length;
-    const full: Band = { y0: 0, rows: H, acc: new Float32Array(W * H * 3), wsum: new Float32Array(W * H) };
-    // One band of window rows per thread, when there are enough rows to share.
-    const parts = this.pool && ys.length > 1 ? Math.min(1 + this.pool.available(), ys.length) : 1;
-    if (parts <= 1) {
-      let done = 0;
-      this.runWindows(input, hint, removed, ys.flatMap((y) => xs.map((x) => ({ y, x }))), full, (n) => opts.onProgress?.((done += n), total), opts.batchSize);
-    } else {
-      const S = c.windowSize;
-      const bands = splitRows(ys.length, parts).map(([a, b]) => {
-        const wins = ys.slice(a, b).flatMap((y) => xs.map((x) => ({ y, x })));
-        const y0 = ys[a] * p;
-        const rowsPx = ys[b - 1] * p + S - y0;
-        return { wins, y0, rowsPx };
-      });
-      // This thread takes the first band; the helpers the others (their results come back as bands).
-      this.pool!.run(
-        { width: W, height: H, data: input.data },
-        hint.data,
-        removed,
-        bands.slice(1).map((b) => ({ windows: b.wins, y0: b.y0, rows: b.rowsPx })),
-        opts.batchSize,
-        () => {
-          const own = bands[0];
-          let done = 0;
-          this.runWindows(input, hint, removed, own.wins, full, (n) => ((done += n), opts.onProgress?.(done + this.pool!.progress(), total)), opts.batchSize);
-          return done;
-        },
-        (done) => opts.onProgress?.(done, total),
-        (i, band) => {
-          // A helper's band, or this thread's rerun of it when the helper failed.
-          const b = band ?? this.runBand(input, hint, removed, bands[i + 1].wins, bands[i + 1].y0, bands[i + 1].rowsPx, opts.batchSize);
-          const off = b.y0 * W;
-          for (let j = 0; j < b.wsum.length; j++) full.wsum[off + j] += b.wsum[j];
-          for (let j = 0; j < b.acc.length; j++) full.acc[off * 3 + j] += b.acc[j];
-        },
-      );
-    }
-    const { acc, wsum } = full;
+    const acc = new Float32Array(W * H * 3);
+    const wsum = new Float32Array(W * H);
+    let done = 0;
+    const blend = (j: number, out: Float32Array) => {
+      this.blend(batches[j], out, W, acc, wsum);
+      done += batches[j].windows.length;
+      opts.onProgress?.(done, total);
+    };
+    if (this.pool && batches.length > 1) this.pool.run(input, hint.data, removed, batches, (j) => this.forwardBatch(input, hint, removed, batches[j]), blend);
+    else batches.forEach((bt, j) => blend(j, this.forwardBatch(input, hint, removed, bt)));
     for (let i = 0; i < W * H; i++) for (let k = 0; k < 3; k++) acc[i * 3 + k] /= wsum[i];
     return { width: W, height: H, data: acc };
   }
 
-  /** Runs `windows` into a new band of image rows y0 .. y0 + rows (what a helper thread does). */
-  runBand(input: FloatImage, hint: FloatImage, removed: Uint8Array, windows: WindowPos[], y0: number, rows: number, batchSize?: number, onBatch?: (n: number) => void): Band {
-    const band: Band = { y0, rows, acc: new Float32Array(rows * input.width * 3), wsum: new Float32Array(rows * input.width) };
-    this.runWindows(input, hint, removed, windows, band, onBatch ?? (() => undefined), batchSize);
-    return band;
+  /** Groups windows by how many patches they show (one forward call needs one count) into batches. */
+  planBatches(removed: Uint8Array, cols: number, windows: WindowPos[], batchSize?: number): WindowBatch[] {
+    const win = this.config.windowSize / this.config.patchSize;
+    const groups = new Map<number, WindowPos[]>();
+    for (const w of windows) {
+      let K = 0;
+      for (let r = 0; r < win; r++) for (let q = 0; q < win; q++) if (!removed[(w.y + r) * cols + w.x + q]) K++;
+      const list = groups.get(K) ?? [];
+      list.push(w);
+      groups.set(K, list);
+    }
+    const bs = Math.max(1, batchSize ?? 8);
+    const out: WindowBatch[] = [];
+    for (const [K, list] of groups) for (let i = 0; i < list.length; i += bs) out.push({ visible: K, windows: list.slice(i, i + bs) });
+    return out;
   }
 
-  /**
-   * Runs the model over `windows` (batched by visible-patch count) and adds each window's
-   * output, weighted by a tent that is highest at the window centre, into `band`.
-   */
-  private runWindows(input: FloatImage, hint: FloatImage, removed: Uint8Array, windows: WindowPos[], band: Band, onBatch: (n: number) => void, batchSize?: number): void {
+  /** The model's output for a batch of windows: [B, L, P] patch pixels (what a helper thread computes). */
+  forwardBatch(input: FloatImage, hint: FloatImage, removed: Uint8Array, batch: WindowBatch): Float32Array {
     const c = this.config;
     const p = c.patchSize;
     const W = input.width;
     const cols = W / p;
     const win = c.windowSize / p;
-    const S = c.windowSize;
-    const ramp = new Float32Array(S);
-    for (let i = 0; i < S; i++) ramp[i] = Math.min(i + 0.5, S - i - 0.5) / (S / 2) + 1e-3;
-    const { acc, wsum, y0 } = band;
     const P = patchDim(c);
     const L = win * win;
-    interface Win {
-      y: number;
-      x: number;
-      removed: Uint8Array;
-      keep: number[];
-    }
-    const groups = new Map<number, Win[]>();
-    for (const { y, x } of windows) {
-      const rm = new Uint8Array(L);
-      const keep: number[] = [];
-      for (let r = 0; r < win; r++) for (let q = 0; q < win; q++) (rm[r * win + q] = removed[(y + r) * cols + x + q]) ? 0 : keep.push(r * win + q);
-      const list = groups.get(keep.length) ?? [];
-      list.push({ y, x, removed: rm, keep });
-      groups.set(keep.length, list);
-    }
-    const bs = Math.max(1, batchSize ?? 8);
-    const extract = (img: Float32Array, w: Win, out: Float32Array, off: number) => {
+    const B = batch.windows.length;
+    const K = batch.visible;
+    const extract = (img: Float32Array, w: WindowPos, out: Float32Array, off: number) => {
       for (let r = 0; r < win; r++)
         for (let q = 0; q < win; q++)
           for (let yy = 0; yy < p; yy++) {
@@ -259,68 +235,74 @@ export class MaeRunner {
             out.set(img.subarray(src, src + p * 3), off + (r * win + q) * P + yy * p * 3);
           }
     };
-    for (const [K, wins] of groups) {
-      for (let i = 0; i < wins.length; i += bs) {
-        const chunk = wins.slice(i, i + bs);
-        const B = chunk.length;
-        let out: Float32Array;
-        if (K === 0) {
-          // Nothing visible in the window: the interpolation is all there is.
-          out = new Float32Array(B * L * P);
-          chunk.forEach((w, b) => extract(hint.data, w, out, b * L * P));
-        } else {
-          const xin = new Float32Array(B * L * P);
-          const hin = new Float32Array(B * L * P);
-          const mask: BatchMask = { batch: B, numPatches: L, lenKeep: K, keep: new Int32Array(B * K), restore: new Int32Array(B * L), removed: new Float32Array(B * L) };
-          chunk.forEach((w, b) => {
-            extract(input.data, w, xin, b * L * P);
-            extract(hint.data, w, hin, b * L * P);
-            const m = maskFromVisible(L, w.keep);
-            mask.keep.set(m.keep, b * K);
-            mask.restore.set(m.restore, b * L);
-            mask.removed.set(m.removed, b * L);
-          });
-          const result = tf.tidy(() => {
-            const xt = tf.tensor3d(xin, [B, L, P]);
-            const ht = tf.tensor3d(hin, [B, L, P]);
-            const grid = { rows: win, cols: win };
-            const latent = encode(this.params, c, xt, grid, mask);
-            return decode(this.params, c, latent, grid, mask, ht, residualBase(c, xt, ht, mask));
-          });
-          // tidy() keeps the tensor it returns: read it, then free it (otherwise every batch's
-          // output stays in the backend's memory, over 1 GB for a 24-megapixel image).
-          out = result.dataSync() as Float32Array;
-          result.dispose();
-        }
-        chunk.forEach((w, b) => {
-          for (let r = 0; r < win; r++)
-            for (let q = 0; q < win; q++)
-              for (let yy = 0; yy < p; yy++)
-                for (let xx = 0; xx < p; xx++) {
-                  const py = r * p + yy;
-                  const px = q * p + xx;
-                  const wt = ramp[py] * ramp[px];
-                  const gi = (w.y * p + py - y0) * W + w.x * p + px;
-                  const o = b * L * P + (r * win + q) * P + (yy * p + xx) * 3;
-                  acc[gi * 3] += wt * out[o];
-                  acc[gi * 3 + 1] += wt * out[o + 1];
-                  acc[gi * 3 + 2] += wt * out[o + 2];
-                  wsum[gi] += wt;
-                }
-        });
-        onBatch(B);
-      }
+    if (K === 0) {
+      // Nothing visible in the window: the interpolation is all there is.
+      const out = new Float32Array(B * L * P);
+      batch.windows.forEach((w, b) => extract(hint.data, w, out, b * L * P));
+      return out;
     }
+    const xin = new Float32Array(B * L * P);
+    const hin = new Float32Array(B * L * P);
+    const mask: BatchMask = { batch: B, numPatches: L, lenKeep: K, keep: new Int32Array(B * K), restore: new Int32Array(B * L), removed: new Float32Array(B * L) };
+    batch.windows.forEach((w, b) => {
+      extract(input.data, w, xin, b * L * P);
+      extract(hint.data, w, hin, b * L * P);
+      const keep: number[] = [];
+      for (let r = 0; r < win; r++) for (let q = 0; q < win; q++) if (!removed[(w.y + r) * cols + w.x + q]) keep.push(r * win + q);
+      const m = maskFromVisible(L, keep);
+      mask.keep.set(m.keep, b * K);
+      mask.restore.set(m.restore, b * L);
+      mask.removed.set(m.removed, b * L);
+    });
+    const result = tf.tidy(() => {
+      const xt = tf.tensor3d(xin, [B, L, P]);
+      const ht = tf.tensor3d(hin, [B, L, P]);
+      const grid = { rows: win, cols: win };
+      const latent = encode(this.params, c, xt, grid, mask);
+      return decode(this.params, c, latent, grid, mask, ht, residualBase(c, xt, ht, mask));
+    });
+    // tidy() keeps the tensor it returns: read it, then free it (otherwise every batch's
+    // output stays in the backend's memory, over 1 GB for a 24-megapixel image).
+    const out = result.dataSync() as Float32Array;
+    result.dispose();
+    return out;
+  }
+
+  /** Adds a batch's output into acc / wsum, each window weighted by a tent highest at its centre. */
+  private blend(batch: WindowBatch, out: Float32Array, W: number, acc: Float32Array, wsum: Float32Array): void {
+    const c = this.config;
+    const p = c.patchSize;
+    const S = c.windowSize;
+    const win = S / p;
+    const P = patchDim(c);
+    const L = win * win;
+    const ramp = this.ramp();
+    batch.windows.forEach((w, b) => {
+      for (let r = 0; r < win; r++)
+        for (let q = 0; q < win; q++)
+          for (let yy = 0; yy < p; yy++)
+            for (let xx = 0; xx < p; xx++) {
+              const py = r * p + yy;
+              const px = q * p + xx;
+              const wt = ramp[py] * ramp[px];
+              const gi = (w.y * p + py) * W + w.x * p + px;
+              const o = b * L * P + (r * win + q) * P + (yy * p + xx) * 3;
+              acc[gi * 3] += wt * out[o];
+              acc[gi * 3 + 1] += wt * out[o + 1];
+              acc[gi * 3 + 2] += wt * out[o + 2];
+              wsum[gi] += wt;
+            }
+    });
+  }
+
+  private rampCache: Float32Array | null = null;
+  private ramp(): Float32Array {
+    const S = this.config.windowSize;
+    if (!this.rampCache) {
+      this.rampCache = new Float32Array(S);
+      for (let i = 0; i < S; i++) this.rampCache[i] = Math.min(i + 0.5, S - i - 0.5) / (S / 2) + 1e-3;
+    }
+    return this.rampCache;
   }
 }
 
-/** Splits n items into k contiguous ranges [a, b) of nearly equal size. */
-export function splitRows(n: number, k: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 0; i < k; i++) {
-    const a = Math.floor((i * n) / k);
-    const b = Math.floor(((i + 1) * n) / k);
-    if (b > a) out.push([a, b]);
-  }
-  return out;
-}
