@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initValues } from '../src/model/mae';
+import { threadsFrom } from '../src/cli/base';
 import { MaeRunner } from '../src/model/runner';
+import { coreCount } from '../src/runtime/threads';
 import { saveModel } from '../src/model/weights';
 import { Rng } from '../src/util/rng';
 import { TINY_CONFIG } from './helpers/tiny-model';
@@ -25,6 +27,20 @@ function image(W: number, H: number, seed: number) {
   const rng = new Rng(seed);
   return { width: W, height: H, data: Float32Array.from({ length: W * H * 3 }, (_, i) => 0.3 * Math.sin(i / 97) + 0.05 * rng.normal()) };
 }
+
+describe('thread count', () => {
+  const saved = process.env.MAE_THREADS;
+  afterEach(() => (saved === undefined ? delete process.env.MAE_THREADS : (process.env.MAE_THREADS = saved)));
+  it('comes from MAE_THREADS, else the number of cores, and a bad value is a usage error', () => {
+    delete process.env.MAE_THREADS;
+    expect(threadsFrom(undefined)).toBe(coreCount());
+    expect(threadsFrom(3)).toBe(3);
+    process.env.MAE_THREADS = '2';
+    expect(threadsFrom(undefined)).toBe(2);
+    process.env.MAE_THREADS = 'many';
+    expect(() => threadsFrom(undefined)).toThrow(/MAE_THREADS must be a positive integer, got 'many'/);
+  });
+});
 
 describe('runner threads', () => {
   it.each([

@@ -12,7 +12,7 @@
 import { harmonicFill } from '../image/fill';
 import { RgbImage } from '../image/io';
 import { MaeConfig } from '../model/config';
-import { cropImage, FloatImage, padImage } from '../model/runner';
+import { cropImage, FloatImage, padImage, sharedFloats } from '../model/runner';
 import { patchRings } from './rings';
 import { blendSeam, SeamInput, SeamMode } from './seam';
 
@@ -192,7 +192,7 @@ function runModel(
   [y0, y1] = span(y0, y1, H);
   const w = x1 - x0;
   const h = y1 - y0;
-  const sub = new Float32Array(w * h * 3);
+  const sub = sharedFloats(w * h * 3);
   const subKnown = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     sub.set(hint.subarray(((y0 + y) * W + x0) * 3, ((y0 + y) * W + x1) * 3), y * w * 3);

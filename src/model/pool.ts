@@ -38,7 +38,9 @@ export interface HelperOutput {
   error?: string;
 }
 
-function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number, src?: ArrayLike<number>): T {
+/** A new array in shared memory (with a copy of `src`), or `src` itself when it is already shared. */
+function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number, src?: T): T {
+  if (src && src.buffer instanceof SharedArrayBuffer) return src;
   const out = new Kind(new SharedArrayBuffer(n * Kind.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
   if (src) out.set(src);
   return out;

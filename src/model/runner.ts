@@ -24,7 +24,10 @@ export function defaultModelDir(): string {
 export interface RunOptions {
   /** Window stride in patches (default: half a window, tent-blended; see docs/MODEL.md). */
   stride?: number;
-  /** Windows per forward call. */
+  /**
+   * Windows per forward call (default: 16, fewer when that would leave a thread without at
+   * least two batches; never under 4). 16 ran a 768x512 pass 10 to 30% faster than 8 here.
+   */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -60,12 +63,20 @@ export function toRgb(img: FloatImage): RgbImage {
   return { width: img.width, height: img.height, data: d };
 }
 
-/** Pads by edge replication to width and height multiples of `m` and at least `min`. */
+/**
+ * A float array in shared memory: what run() hands to its helper threads without a copy
+ * (a 24-megapixel image is 288 MB of floats).
+ */
+export function sharedFloats(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4) as unknown as ArrayBuffer);
+}
+
+/** Pads by edge replication to width and height multiples of `m` and at least `min` (into shared memory). */
 export function padImage(img: FloatImage, m: number, min: number): FloatImage {
   const W = Math.max(min, Math.ceil(img.width / m) * m);
   const H = Math.max(min, Math.ceil(img.height / m) * m);
   if (W === img.width && H === img.height) return img;
-  const d = new Float32Array(W * H * 3);
+  const d = sharedFloats(W * H * 3);
   for (let y = 0; y < H; y++) {
     const sy = Math.min(y, img.height - 1);
     for (let x = 0; x < W; x++) {
@@ -178,13 +189,13 @@ export class MaeRunner {
     const stride = Math.max(1, Math.min(win, opts.stride ?? Math.floor(win / 2)));
     const ys = starts(rows, win, stride);
     const xs = starts(cols, win, stride);
+    const total = ys.length * xs.length;
     const batches = this.planBatches(
       removed,
       cols,
       ys.flatMap((y) => xs.map((x) => ({ y, x }))),
-      opts.batchSize,
+      opts.batchSize ?? Math.max(4, Math.min(16, Math.ceil(total / (2 * this.threads)))),
     );
-    const total = ys.length * xs.length;
     const acc = new Float32Array(W * H * 3);
     const wsum = new Float32Array(W * H);
     let done = 0;

@@ -3,7 +3,7 @@
  * flips, and batches that mix the three uses of the model (see docs/MODEL.md):
  *  - rebuild: clean visible patches, a random or blob-shaped mask at ratios 0.5 to 0.875,
  *    loss on the removed patches (the reference objective; codec and inpainting);
- *  - denoise: Gaussian noise on the input (sigma 0 to 55 per sample), ratio 0 or 0.5,
+ *  - denoise: Gaussian noise on the input (sigma 0 to 55 per sample), nothing removed,
  *    clean target for every patch (loss on all patches).
  */
 import { MaeConfig, patchDim } from '../model/config';
@@ -72,7 +72,9 @@ export interface BatchSpec {
 /** The training mixture: `denoiseShare` denoise batches (default half), the rest rebuild batches. */
 export function sampleSpec(rng: Rng, denoiseShare = 0.5): BatchSpec {
   if (rng.next() < denoiseShare) {
-    return { kind: 'denoise', ratio: rng.next() < 0.5 ? 0 : 0.5, sigma: (r) => (r.next() < 0.15 ? 0 : r.uniform(5, 55)) };
+    // Nothing removed, as the denoiser runs (until session 3, half of these batches also removed
+    // half the patches; no command runs the model on noisy input with patches removed).
+    return { kind: 'denoise', ratio: 0, sigma: (r) => (r.next() < 0.15 ? 0 : r.uniform(5, 55)) };
   }
   const ratios = [0.5, 0.625, 0.75, 0.75, 0.875];
   return { kind: 'rebuild', ratio: ratios[rng.int(ratios.length)], blobShare: 0.3 };
