@@ -6,6 +6,7 @@ import { countParams } from './model/mae';
 import { defaultModelDir } from './model/runner';
 import { loadModel } from './model/weights';
 import { initBackend } from './runtime/backend';
+import { coreCount, defaultThreads } from './runtime/threads';
 
 export interface Info {
   version: string;
@@ -13,6 +14,9 @@ export interface Info {
   backend: string;
   backendPackage: string;
   backendReason: string;
+  /** Threads a model command runs one image on by default (MAE_THREADS, else the cores), and the cores. */
+  threads: number;
+  cores: number;
   model: { dir: string; id: string; parameters: number; config: MaeConfig; training: Record<string, unknown>; gflopsPerWindow: number; gflopsPerMegapixel: number } | null;
 }
 
@@ -42,5 +46,5 @@ export async function getInfo(opts: { backend?: string; model?: string }): Promi
       gflopsPerMegapixel: (f / (c.windowSize * c.windowSize)) * 1e6 / 1e9,
     };
   }
-  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, model };
+  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, threads: defaultThreads(), cores: coreCount(), model };
 }

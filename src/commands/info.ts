@@ -11,6 +11,7 @@ export default class InfoCommand extends MaeCommand {
     const info = await getInfo({ backend: flags.backend, model: flags.model });
     this.log(`mae-cli ${info.version} (node ${info.node})`);
     this.log(`backend: ${info.backend} (${info.backendPackage}): ${info.backendReason}`);
+    this.log(`threads: ${info.threads} per image (${info.cores} cores; --threads or MAE_THREADS changes it)`);
     if (info.model) {
       const c = info.model.config;
       this.log(`model:   ${info.model.id} from ${info.model.dir}`);
