@@ -5,7 +5,8 @@
  * memory, and every thread, this one included, takes the next batch of windows from one
  * shared counter until none is left. Helpers post their outputs back (read here with
  * receiveMessageOnPort between batches, or while sleeping on Atomics.wait at the end), and
- * this thread blends them. Helpers load in the background and join a run when ready, so
+ * this thread blends them in batch order, so the image is the same bit for bit on any
+ * number of threads. Helpers load in the background and join a run when ready, so
  * loading a model with threads costs no time even when it never runs. A helper that fails
  * or stops answering is dropped and its batches run here: a run never fails because of one.
  */
@@ -82,7 +83,7 @@ export class HelperPool {
 
   /**
    * Runs `batches`: `compute(j)` runs batch j here, the helpers run the others; `blend(j, out)`
-   * is called here once for every batch, in the order the outputs arrive.
+   * is called here once for every batch, in batch order.
    */
   run(input: FloatImage, hint: Float32Array, removed: Uint8Array, batches: WindowBatch[], compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
     this.drop(this.helpers.filter((h) => Atomics.load(h.state, 0) === -1));
@@ -98,15 +99,24 @@ export class HelperPool {
       for (const h of this.helpers)
         h.worker.postMessage({ type: 'run', run, id: h.id, width: input.width, height: input.height, input: inputS, hint: hintS, removed: removedS, batches, queue, owner });
     }
+    // Outputs are blended in batch order, as one thread would: the sums then come out the
+    // same bit for bit whatever the number of threads (outputs that arrive early wait here;
+    // every thread takes batches in order, so only a few ever wait).
     const merged = new Uint8Array(n);
+    const waiting = new Map<number, Float32Array>();
+    let next = 0;
     let left = n;
     this.lastHelperBatches = 0;
     const take = (j: number, out: Float32Array, helper = false) => {
-      if (helper && !merged[j]) this.lastHelperBatches++;
       if (merged[j]) return;
+      if (helper) this.lastHelperBatches++;
       merged[j] = 1;
       left--;
-      blend(j, out);
+      waiting.set(j, out);
+      for (let o = waiting.get(next); o; o = waiting.get(next)) {
+        waiting.delete(next);
+        blend(next++, o);
+      }
     };
     const failed: number[] = [];
     const drain = () => {
