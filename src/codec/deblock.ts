@@ -6,6 +6,7 @@
  * the quantizer step of the file's dctQuality. Plain IEEE double arithmetic, so every decoder
  * gets the same pixels.
  */
+import { borderStep } from '../image/border';
 
 export interface DeblockParams {
   /** Largest step across the border filtered, in quantizer steps. */
@@ -44,8 +45,8 @@ export function deblock(px: Uint8Array, width: number, height: number, rows: num
       const p0 = px[a];
       const q0 = px[a + stride];
       const q1 = px[a + 2 * stride];
-      if (Math.abs(q0 - p0) >= alpha || Math.abs(p1 - p0) >= beta || Math.abs(q1 - q0) >= beta) continue;
-      const d = Math.max(-tc, Math.min(tc, (4 * (q0 - p0) + (p1 - q1)) / 8));
+      const d = borderStep(p1, p0, q0, q1, alpha, beta, tc);
+      if (d === 0) continue;
       px[a] = Math.max(0, Math.min(255, Math.round(p0 + d)));
       px[a + stride] = Math.max(0, Math.min(255, Math.round(q0 - d)));
       if (o.wide) {

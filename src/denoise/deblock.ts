@@ -7,6 +7,7 @@
  * and, by `wide` of that, the second pixels too. Thresholds scale with sigma. Measured on
  * held-out training crops (never the test sets): see DENOISE_DEBLOCK.
  */
+import { borderStep } from '../image/border';
 import { FloatImage } from '../model/runner';
 
 export interface DenoiseDeblockParams {
@@ -49,8 +50,8 @@ export function deblockPass(img: FloatImage, p: number, sigma: number, o: Denois
       const p0 = d[i];
       const q0 = d[i + st];
       const q1 = d[i + 2 * st];
-      if (Math.abs(q0 - p0) >= alpha || Math.abs(p1 - p0) >= beta || Math.abs(q1 - q0) >= beta) continue;
-      const dd = Math.max(-tc, Math.min(tc, (4 * (q0 - p0) + (p1 - q1)) / 8));
+      const dd = borderStep(p1, p0, q0, q1, alpha, beta, tc);
+      if (dd === 0) continue;
       d[i] = p0 + dd;
       d[i + st] = q0 - dd;
       if (o.wide) {
