@@ -6,7 +6,7 @@
  * sigma: the noisy input, one pass (one patch grid, the default non-overlapping stride),
  * blends with the noisy input (the residual rule the denoiser uses, the least-squares
  * oracle, fixed shares), self-ensembles of 2 / 4 / 8 flips and transposes, 2 and 4 patch
- * grids (--shifts; the denoiser's default is 2), and overlapping strides 4 and 2.
+ * grids (--shifts; the denoiser's default is 1), and overlapping strides 4 and 2.
  * PSNR / SSIM on 8-bit RGB.
  * Never run it on cbsd68 or kodak24 (the test sets).
  * Usage: node bench/denoise-tune.js [--model runs/default] [--images 3] [--crop 256]

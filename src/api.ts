@@ -134,7 +134,7 @@ export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   sigma?: number | 'auto';
   /** Window stride in patches (default: a whole window, no overlap). */
   stride?: number;
-  /** Patch-grid offsets averaged: 1, 2 (default) or 4. */
+  /** Patch-grid offsets averaged: 1 (default), 2 or 4. */
   shifts?: number;
 }
 

@@ -74,14 +74,6 @@ export function residualInputWeight(noisy: Float32Array, model: Float32Array, si
   return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
 }
 
-/** The `width` x `height` region of `img` starting at (sx, sy) (where a moved patch grid runs). */
-export function unshiftImage(img: FloatImage, sx: number, sy: number, width: number, height: number): FloatImage {
-  if (sx === 0 && sy === 0 && img.width === width && img.height === height) return img;
-  const d = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) d.set(img.data.subarray(((y + sy) * img.width + sx) * 3, ((y + sy) * img.width + sx + width) * 3), y * width * 3);
-  return { width, height, data: d };
-}
-
 function resolveSigma(opt: DenoiseOptions['sigma'], f: FloatImage): { sigma: number; estimated: boolean } {
   if (opt === undefined || opt === 'auto') {
     const d = new Float32Array(f.data.length);
@@ -125,7 +117,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     let est: FloatImage;
     if (moved && (t.width <= sx + p || t.height <= sy + p)) est = grid0!;
     else {
-      const src = moved ? unshiftImage(t, sx, sy, t.width - sx, t.height - sy) : t;
+      const src = cropImage(t, t.width - sx, t.height - sy, sx, sy);
       const padded = padImage(src, p, S);
       const removed = new Uint8Array((padded.width / p) * (padded.height / p));
       const out = runner.run(padded, removed, {

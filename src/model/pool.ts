@@ -39,11 +39,12 @@ export interface HelperOutput {
   error?: string;
 }
 
-/** A new array in shared memory (with a copy of `src`), or `src` itself when it is already shared. */
-function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number, src?: T): T {
-  if (src && src.buffer instanceof SharedArrayBuffer) return src;
+/** A zeroed array of `src` elements in shared memory, or a shared copy of `src` (`src` itself when it is already shared). */
+function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, src: T | number): T {
+  if (typeof src !== 'number' && src.buffer instanceof SharedArrayBuffer) return src;
+  const n = typeof src === 'number' ? src : src.length;
   const out = new Kind(new SharedArrayBuffer(n * Kind.BYTES_PER_ELEMENT) as unknown as ArrayBuffer);
-  if (src) out.set(src);
+  if (typeof src !== 'number') out.set(src);
   return out;
 }
 
@@ -93,9 +94,9 @@ export class HelperPool {
     const queue = shared(Int32Array, 2);
     const owner = shared(Int32Array, n);
     if (this.helpers.length) {
-      const inputS = shared(Float32Array, input.data.length, input.data);
-      const hintS = hint === input.data ? inputS : shared(Float32Array, hint.length, hint);
-      const removedS = shared(Uint8Array, removed.length, removed);
+      const inputS = shared(Float32Array, input.data);
+      const hintS = hint === input.data ? inputS : shared(Float32Array, hint);
+      const removedS = shared(Uint8Array, removed);
       for (const h of this.helpers)
         h.worker.postMessage({ type: 'run', run, id: h.id, width: input.width, height: input.height, input: inputS, hint: hintS, removed: removedS, batches, queue, owner });
     }

@@ -91,10 +91,11 @@ export function padImage(img: FloatImage, m: number, min: number): FloatImage {
   return { width: W, height: H, data: d };
 }
 
-export function cropImage(img: FloatImage, width: number, height: number): FloatImage {
-  if (img.width === width && img.height === height) return img;
+/** The `width` x `height` region of `img` starting at (x0, y0) (`img` itself when that is all of it). */
+export function cropImage(img: FloatImage, width: number, height: number, x0 = 0, y0 = 0): FloatImage {
+  if (x0 === 0 && y0 === 0 && img.width === width && img.height === height) return img;
   const d = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) d.set(img.data.subarray(y * img.width * 3, (y * img.width + width) * 3), y * width * 3);
+  for (let y = 0; y < height; y++) d.set(img.data.subarray(((y + y0) * img.width + x0) * 3, ((y + y0) * img.width + x0 + width) * 3), y * width * 3);
   return { width, height, data: d };
 }
 
@@ -120,7 +121,6 @@ export class MaeRunner {
   private constructor(
     readonly model: LoadedModel,
     readonly backend: BackendInfo,
-    readonly modelDir: string,
   ) {
     this.params = toTensors(model.config, model.values);
   }
@@ -152,7 +152,7 @@ export class MaeRunner {
     const dir = modelDir ?? defaultModelDir();
     if (!modelDir && !fs.existsSync(path.join(dir, 'model.json'))) throw new Error(`the default model is missing from ${dir}: reinstall mae-cli or pass --model`);
     const info = await initBackend(backend);
-    const runner = new MaeRunner(loadModel(dir), info, dir);
+    const runner = new MaeRunner(loadModel(dir), info);
     const threads = Math.max(1, Math.floor(opts.threads ?? 1));
     if (threads > 1) runner.pool = HelperPool.start(threads - 1, dir, info.name);
     return runner;
