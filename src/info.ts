@@ -14,6 +14,8 @@ export interface Info {
   backend: string;
   backendPackage: string;
   backendReason: string;
+  /** wasm only: whether batched matMuls (attention) run mae's SIMD kernel (MAE_WASM_KERNELS=0 turns it off). */
+  simdBatchMatMul?: boolean;
   /** Threads a model command runs one image on by default (MAE_THREADS, else the cores), and the cores. */
   threads: number;
   cores: number;
@@ -46,5 +48,5 @@ export async function getInfo(opts: { backend?: string; model?: string }): Promi
       gflopsPerMegapixel: (f / (c.windowSize * c.windowSize)) * 1e6 / 1e9,
     };
   }
-  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, threads: defaultThreads(), cores: coreCount(), model };
+  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, simdBatchMatMul: b.simdBatchMatMul, threads: defaultThreads(), cores: coreCount(), model };
 }

@@ -6,6 +6,7 @@
  * then the plain JavaScript `cpu` backend. `--backend` or `MAE_BACKEND` overrides it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installWasmKernels, wasmKernelsActive } from './wasm-kernels';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -19,6 +20,8 @@ export interface BackendInfo {
   reason: string;
   /** What was asked for (flag, environment or auto). */
   requested: BackendChoice;
+  /** wasm only: whether the batched matMul runs mae's SIMD kernel (src/runtime/wasm-kernels.ts). */
+  simdBatchMatMul?: boolean;
 }
 
 export class BackendError extends Error {}
@@ -73,7 +76,9 @@ async function tryNative(): Promise<{ pkg: string; errors: string[] } | { pkg: n
 
 async function tryWasm(): Promise<boolean> {
   const r = tryRequire('@tensorflow/tfjs-backend-wasm');
-  return r.ok && (await activate('wasm'));
+  if (!(r.ok && (await activate('wasm')))) return false;
+  installWasmKernels();
+  return true;
 }
 
 async function tryCpu(): Promise<boolean> {
@@ -120,6 +125,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
       throw new BackendError('no TensorFlow.js backend could start: reinstall the package with `npm ci`');
     }
   }
+  if (info.name === 'wasm') info.simdBatchMatMul = wasmKernelsActive();
   active = info;
   return info;
 }

@@ -1,0 +1,99 @@
+/**
+ * A faster batched matMul for tfjs's wasm backend, registered under tfjs's own kernel
+ * name, so the model keeps calling `tf.matMul` and runs the same code on every backend.
+ *
+ * tfjs-backend-wasm hands a 2-D matMul to XNNPACK (13 to 19 GFLOP/s here) but runs a
+ * batched one ([B, m, k] @ [B, k, n], the attention products) in a plain C loop at about
+ * 1.7 GFLOP/s, which made attention about 45% of a forward pass though it is a few percent
+ * of its FLOPs. The kernel here (scripts/gen-wasm-kernels.js, `wasm-kernels.wat`) is
+ * register-tiled WebAssembly SIMD at 11 to 18 GFLOP/s on those shapes. It imports the
+ * backend's own memory, so it reads and writes the tensors where they are: no copy.
+ *
+ * Taken: float32, no transpose flags, the same batch size on both sides (or no batch),
+ * batch > 1. Everything else (2-D products, broadcast batches, transposes) goes to the
+ * backend's kernel as before. `MAE_WASM_KERNELS=0` turns the replacement off.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { WASM_KERNELS_BASE64 } from './wasm-kernels-binary';
+
+/** The part of the WebAssembly global used here (Node's type definitions leave it out). */
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => object;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number, n: number) => void;
+
+interface WasmBackendLike {
+  wasm: { asm?: { memory?: unknown } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+let installed: boolean | null = null;
+
+/** True when the replacement batched matMul is registered for the wasm backend. */
+export function wasmKernelsActive(): boolean {
+  return installed === true;
+}
+
+function disabledByEnv(): boolean {
+  const v = (process.env.MAE_WASM_KERNELS ?? '').trim().toLowerCase();
+  return v === '0' || v === 'off' || v === 'false' || v === 'no';
+}
+
+/** Compiles the kernel against `memory` (throws if the module does not instantiate). */
+export function instantiateBmm(memory: object): Bmm {
+  const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
+  const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
+  return instance.exports.bmm as unknown as Bmm;
+}
+
+/**
+ * Registers the replacement for the active wasm backend (call after it is set). Returns
+ * whether it is in use; any surprise in the backend's internals leaves tfjs's kernel.
+ */
+export function installWasmKernels(): boolean {
+  if (installed !== null) return installed;
+  installed = false;
+  if (disabledByEnv() || tf.getBackend() !== 'wasm') return false;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const memory = backend.wasm?.asm?.memory;
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!(memory instanceof WA.Memory) || !original || typeof backend.makeOutput !== 'function') return false;
+  let bmm: Bmm;
+  try {
+    bmm = instantiateBmm(memory);
+  } catch {
+    return false;
+  }
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    const batch = batchA.reduce((p, q) => p * q, 1);
+    const [m, k] = a.shape.slice(-2);
+    const [k2, n] = b.shape.slice(-2);
+    const simple =
+      !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && ra >= 3 && ra === rb &&
+      batchA.every((d, i) => d === batchB[i]) && batch > 1 && k === k2 && m > 0 && n > 0 && k > 0;
+    if (!simple) return original.kernelFunc(args);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...batchA, m, n], 'float32');
+    const pa = be.dataIdMap.get(a.dataId);
+    const pb = be.dataIdMap.get(b.dataId);
+    const pc = be.dataIdMap.get(out.dataId);
+    if (!pa || !pb || !pc) throw new Error('wasm batched matMul: tensor memory not found');
+    bmm(pa.memoryOffset, pb.memoryOffset, pc.memoryOffset, batch, m, k, n);
+    return out;
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', setupFunc: original.setupFunc, disposeFunc: original.disposeFunc, kernelFunc });
+  installed = true;
+  return true;
+}

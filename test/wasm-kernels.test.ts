@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+// Gradient definitions come with the model's ops module (it loads @tensorflow/tfjs).
+import '../src/model/ops';
+import { initBackend } from '../src/runtime/backend';
+import { wasmKernelsActive } from '../src/runtime/wasm-kernels';
+import { Rng } from '../src/util/rng';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Plain double-precision reference of a (batched) product with optional transposes. */
+function reference(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number, ta: boolean, tb: boolean): Float64Array {
+  const out = new Float64Array(batch * m * n);
+  for (let z = 0; z < batch; z++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) {
+          const av = ta ? a[z * m * k + q * m + i] : a[z * m * k + i * k + q];
+          const bv = tb ? b[z * k * n + j * k + q] : b[z * k * n + q * n + j];
+          s += av * bv;
+        }
+        out[(z * m + i) * n + j] = s;
+      }
+  return out;
+}
+
+function maxRelError(got: Float32Array, want: Float64Array): number {
+  let scale = 1e-6;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  let e = 0;
+  for (let i = 0; i < want.length; i++) e = Math.max(e, Math.abs(got[i] - want[i]));
+  return e / scale;
+}
+
+describe('wasm batched matMul kernel', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('is registered on the wasm backend', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    expect(wasmKernelsActive()).toBe(true);
+  });
+
+  // Attention shapes, every tile edge (rows mod 4, columns mod 8 and mod 4), and degenerate sizes.
+  const shapes: [number, number, number, number][] = [
+    [48, 65, 64, 65], [64, 65, 65, 32], [6, 17, 64, 17], [3, 5, 7, 9], [2, 4, 3, 8], [2, 1, 1, 1], [5, 3, 1, 12], [2, 9, 5, 13], [4, 8, 16, 4],
+  ];
+  it.each(shapes)('matches a double-precision product for batch %i of [%i x %i] @ [%i cols]', (batch, m, k, n) => {
+    const rng = new Rng(batch * 1000 + m * 10 + n);
+    const a = Float32Array.from({ length: batch * m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: batch * k * n }, () => rng.normal());
+    const got = tf.tidy(() => tf.matMul(tf.tensor3d(a, [batch, m, k]), tf.tensor3d(b, [batch, k, n])).dataSync() as Float32Array);
+    expect(got.length).toBe(batch * m * n);
+    expect(maxRelError(got, reference(a, b, batch, m, k, n, false, false))).toBeLessThan(1e-5);
+  });
+
+  it('keeps rank-4 batch shapes, and leaves transposes, broadcast batches and 2-D products to tfjs (still correct)', () => {
+    const rng = new Rng(3);
+    const r = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    const a4 = r(2 * 3 * 5 * 6);
+    const b4 = r(2 * 3 * 6 * 7);
+    const y4 = tf.matMul(tf.tensor4d(a4, [2, 3, 5, 6]), tf.tensor4d(b4, [2, 3, 6, 7]));
+    expect(y4.shape).toEqual([2, 3, 5, 7]);
+    expect(maxRelError(y4.dataSync() as Float32Array, reference(a4, b4, 6, 5, 6, 7, false, false))).toBeLessThan(1e-5);
+    const a = r(4 * 6 * 5);
+    const b = r(4 * 7 * 6);
+    const ta = tf.matMul(tf.tensor3d(a, [4, 6, 5]), tf.tensor3d(b, [4, 7, 6]), true, true);
+    expect(maxRelError(ta.dataSync() as Float32Array, reference(a, b, 4, 5, 6, 7, true, true))).toBeLessThan(1e-5);
+    const bc = tf.matMul(tf.tensor3d(a.subarray(0, 4 * 30), [4, 5, 6]), tf.tensor3d(b.subarray(0, 42), [1, 6, 7]));
+    expect(bc.shape).toEqual([4, 5, 7]);
+    const m2 = tf.matMul(tf.tensor2d(a.subarray(0, 30), [5, 6]), tf.tensor2d(b.subarray(0, 42), [6, 7]));
+    expect(maxRelError(m2.dataSync() as Float32Array, reference(a.subarray(0, 30), b.subarray(0, 42), 1, 5, 6, 7, false, false))).toBeLessThan(1e-5);
+    tf.dispose([y4, ta, bc, m2]);
+  });
+
+  it('gives the gradients tfjs defines for it', () => {
+    const rng = new Rng(4);
+    const a = tf.tensor3d(Float32Array.from({ length: 3 * 5 * 4 }, () => rng.normal()), [3, 5, 4]);
+    const b = tf.tensor3d(Float32Array.from({ length: 3 * 4 * 6 }, () => rng.normal()), [3, 4, 6]);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D))))([a, b]);
+    // d/dA sum((AB)^2) = 2 (AB) B^T, d/dB = 2 A^T (AB), written out on the cpu side.
+    const A = a.dataSync() as Float32Array;
+    const Bv = b.dataSync() as Float32Array;
+    const ab = reference(A, Bv, 3, 5, 4, 6, false, false);
+    const wantA = new Float64Array(3 * 5 * 4);
+    const wantB = new Float64Array(3 * 4 * 6);
+    for (let z = 0; z < 3; z++)
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < 6; j++)
+          for (let q = 0; q < 4; q++) {
+            wantA[(z * 5 + i) * 4 + q] += 2 * ab[(z * 5 + i) * 6 + j] * Bv[(z * 4 + q) * 6 + j];
+            wantB[(z * 4 + q) * 6 + j] += 2 * A[(z * 5 + i) * 4 + q] * ab[(z * 5 + i) * 6 + j];
+          }
+    expect(maxRelError(ga.dataSync() as Float32Array, wantA)).toBeLessThan(1e-5);
+    expect(maxRelError(gb.dataSync() as Float32Array, wantB)).toBeLessThan(1e-5);
+    tf.dispose([a, b, ga, gb]);
+  });
+
+  it('is turned off by MAE_WASM_KERNELS=0, and mae info says which kernel runs', () => {
+    const run = (env: Record<string, string>) =>
+      JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'info', '--backend', 'wasm', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' }));
+    expect(run({ MAE_WASM_KERNELS: '0' }).simdBatchMatMul).toBe(false);
+    expect(run({ MAE_WASM_KERNELS: '1' }).simdBatchMatMul).toBe(true);
+  });
+
+  it('is built from the committed generator (scripts/gen-wasm-kernels.js --check)', () => {
+    expect(execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'gen-wasm-kernels.js'), '--check'], { encoding: 'utf8' })).toContain('up to date');
+  });
+});
