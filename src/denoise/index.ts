@@ -18,6 +18,7 @@ import { RgbImage } from '../image/io';
 import { deblockPass } from './deblock';
 import { estimateSigma } from './sigma';
 import { transformImage, untransformImage } from './transforms';
+import { wienerRefine } from './wiener';
 
 export { estimateSigma, estimateSigmaPerChannel } from './sigma';
 
@@ -38,6 +39,13 @@ export interface DenoiseOptions {
   deblock?: boolean;
   /** Share of the noisy input in the output, 0..1, or 'auto' (default: residualInputWeight). */
   inputWeight?: number | 'auto';
+  /**
+   * Passes of empirical Wiener filtering in a sliding 8x8 DCT guided by the MAE's estimate
+   * (wiener.ts), each guided by the previous one; 0 returns the MAE's estimate (default 2).
+   */
+  wiener?: number;
+  /** Block stride of the Wiener passes in pixels, 1..8 (default 3). */
+  wienerStride?: number;
   batchSize?: number;
   /** Progress over all the windows of all the passes. */
   onProgress?: (done: number, total: number) => void;
@@ -50,6 +58,9 @@ export interface DenoiseResult<T> {
   sigmaEstimated: boolean;
   inputWeight: number;
 }
+
+/** The Wiener stage's defaults (bench/denoise-tune.js on held-out training images). */
+export const DEFAULT_WIENER = { iterations: 2, stride: 3 };
 
 /** Transform codes of each ensemble size (see transforms.ts): identity first, the mirror next. */
 const ENSEMBLES: Record<number, number[]> = { 1: [0], 2: [0, 1], 4: [0, 1, 2, 3], 8: [0, 1, 2, 3, 4, 5, 6, 7] };
@@ -150,7 +161,9 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const res: Float32Array = acc;
   const w = wOpt === 'auto' ? residualInputWeight(img.data, res, sigma) : wOpt;
   if (w > 0) for (let j = 0; j < res.length; j++) res[j] = w * img.data[j] + (1 - w) * res[j];
-  return { image: { width: img.width, height: img.height, data: res }, sigma, sigmaEstimated: estimated, inputWeight: w };
+  const pilot: FloatImage = { width: img.width, height: img.height, data: res };
+  const image = wienerRefine(img, pilot, sigma / 255, { iterations: opts.wiener ?? DEFAULT_WIENER.iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride });
+  return { image, sigma, sigmaEstimated: estimated, inputWeight: w };
 }
 
 /** Denoises an 8-bit RGB image. */
