@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // Gradient definitions come with the model's ops module (it loads @tensorflow/tfjs).
 import '../src/model/ops';
 import { initBackend } from '../src/runtime/backend';
-import { wasmKernelsActive } from '../src/runtime/wasm-kernels';
+import { gelu } from '../src/model/ops';
+import { GELU_KERNEL, wasmKernelsActive } from '../src/runtime/wasm-kernels';
 import { Rng } from '../src/util/rng';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -97,6 +98,42 @@ describe('wasm batched matMul kernel', () => {
     expect(maxRelError(ga.dataSync() as Float32Array, wantA)).toBeLessThan(1e-5);
     expect(maxRelError(gb.dataSync() as Float32Array, wantB)).toBeLessThan(1e-5);
     tf.dispose([a, b, ga, gb]);
+  });
+
+  /** erf in double precision: its Maclaurin series below 3, the continued fraction of erfc above. */
+  function erf(x: number): number {
+    const s = Math.sign(x);
+    const a = Math.abs(x);
+    if (a < 3) {
+      let sum = a;
+      let term = a;
+      for (let n = 1; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+        term *= (-a * a) / n;
+        sum += term / (2 * n + 1);
+      }
+      return (s * 2 * sum) / Math.sqrt(Math.PI);
+    }
+    let t = 0;
+    for (let k = 60; k >= 1; k--) t = k / 2 / (a + t);
+    return s * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / (a + t));
+  }
+
+  it('fuses the exact GELU into one kernel within 1e-6 of 0.5 x (1 + erf(x / sqrt 2)), with its gradient', () => {
+    expect(tf.getKernel(GELU_KERNEL, 'wasm')).toBeDefined();
+    // Every lane position and the scalar tail: 4001 values over [-10, 10], plus specials.
+    const xs = Float32Array.from({ length: 4001 }, (_, i) => -10 + i / 200);
+    const got = tf.tidy(() => gelu(tf.tensor1d(xs)).dataSync() as Float32Array);
+    let worst = 0;
+    xs.forEach((x, i) => (worst = Math.max(worst, Math.abs(got[i] - 0.5 * x * (1 + erf(x / Math.SQRT2))))));
+    expect(worst).toBeLessThan(1e-6);
+    const special = tf.tidy(() => Array.from(gelu(tf.tensor1d([0, Infinity, -Infinity, 1e30, -1e30])).dataSync()));
+    // As the five-op composition: -Infinity * 0 is NaN there too.
+    expect(special).toEqual([0, Infinity, NaN, Math.fround(1e30), -0]);
+    const x = tf.tensor2d(Float32Array.from({ length: 30 }, (_, i) => (i - 15) / 4), [5, 6]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x);
+    const want = Array.from(x.dataSync(), (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI));
+    Array.from(g.dataSync()).forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+    tf.dispose([x, g]);
   });
 
   it('is turned off by MAE_WASM_KERNELS=0, and mae info says which kernel runs', () => {

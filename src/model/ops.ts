@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // them (into tfjs-core's global registry) when loaded.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 require('@tensorflow/tfjs');
+import { GELU_KERNEL } from '../runtime/wasm-kernels';
 
 let fast = true;
 
@@ -122,8 +123,9 @@ const geluFast = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 });
 
-/** Exact (erf) GELU, as torch.nn.GELU. */
+/** Exact (erf) GELU, as torch.nn.GELU: one fused kernel where the backend has it (wasm, see runtime/wasm-kernels.ts). */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fast && tf.getKernel(GELU_KERNEL, tf.getBackend())) return tf.engine().runKernel(GELU_KERNEL, { x }, {}) as tf.Tensor;
   if (fast) return geluFast(x);
   return tf.mul(x, tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))));
 }

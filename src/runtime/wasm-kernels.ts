@@ -11,7 +11,12 @@
  *
  * Taken: float32, no transpose flags, the same batch size on both sides (or no batch),
  * batch > 1. Everything else (2-D products, broadcast batches, transposes) goes to the
- * backend's kernel as before. `MAE_WASM_KERNELS=0` turns the replacement off.
+ * backend's kernel as before.
+ *
+ * A second kernel, `MaeGelu` (a name of ours; `GELU_KERNEL`), computes the exact GELU in one
+ * SIMD pass where tfjs needs five (Erf, which runs scalar libm code, and four elementwise
+ * ops): ops.ts calls it when the active backend has it, and its gradient is registered here.
+ * `MAE_WASM_KERNELS=0` turns both off.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WASM_KERNELS_BASE64 } from './wasm-kernels-binary';
@@ -25,6 +30,10 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number, n: number) => void;
+type Gelu = (x: number, out: number, n: number) => void;
+
+/** Kernel name of the fused GELU (registered for wasm only). */
+export const GELU_KERNEL = 'MaeGelu';
 
 interface WasmBackendLike {
   wasm: { asm?: { memory?: unknown } };
@@ -44,12 +53,26 @@ function disabledByEnv(): boolean {
   return v === '0' || v === 'off' || v === 'false' || v === 'no';
 }
 
-/** Compiles the kernel against `memory` (throws if the module does not instantiate). */
-export function instantiateBmm(memory: object): Bmm {
+/** Compiles the kernels against `memory` (throws if the module does not instantiate). */
+export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu } {
   const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
   const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
-  return instance.exports.bmm as unknown as Bmm;
+  return { bmm: instance.exports.bmm as unknown as Bmm, gelu: instance.exports.gelu as unknown as Gelu };
 }
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** d GELU / dx = Phi(x) + x phi(x), in tfjs ops (any backend). */
+function geluGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+    const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x))));
+    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+  });
+}
+
+let gradientRegistered = false;
 
 /**
  * Registers the replacement for the active wasm backend (call after it is set). Returns
@@ -64,8 +87,9 @@ export function installWasmKernels(): boolean {
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!(memory instanceof WA.Memory) || !original || typeof backend.makeOutput !== 'function') return false;
   let bmm: Bmm;
+  let gelu: Gelu;
   try {
-    bmm = instantiateBmm(memory);
+    ({ bmm, gelu } = instantiateKernels(memory));
   } catch {
     return false;
   }
@@ -94,6 +118,23 @@ export function installWasmKernels(): boolean {
   };
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', setupFunc: original.setupFunc, disposeFunc: original.disposeFunc, kernelFunc });
+  const geluFunc: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype !== 'float32') throw new Error(`${GELU_KERNEL}: float32 input expected, got ${x.dtype}`);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput(x.shape, 'float32');
+    const n = x.shape.reduce((p, q) => p * q, 1);
+    const px = be.dataIdMap.get(x.dataId);
+    const po = be.dataIdMap.get(out.dataId);
+    if (!px || !po) throw new Error(`${GELU_KERNEL}: tensor memory not found`);
+    if (n > 0) gelu(px.memoryOffset, po.memoryOffset, n);
+    return out;
+  };
+  if (!tf.getKernel(GELU_KERNEL, 'wasm')) tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: geluFunc });
+  if (!gradientRegistered) {
+    tf.registerGradient({ kernelName: GELU_KERNEL, inputsToSave: ['x'], gradFunc: (dy, saved) => ({ x: () => geluGradient(dy as tf.Tensor, saved[0]) }) });
+    gradientRegistered = true;
+  }
   installed = true;
   return true;
 }
