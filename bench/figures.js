@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Makes the README's pictures (docs/images/*.png): 256x256 crops of a test image with
- * (1) 75% of patches removed, harmonic interpolation, the MAE; (2) noise sigma 25 and the
- * MAE denoiser; (3) a stroke mask, OpenCV Telea, the MAE inpainter.
+ * (1) 75% of patches removed, harmonic interpolation, the MAE; (2) noise sigma 25, the
+ * MAE's estimate alone and the denoiser's output (that estimate plus its Wiener passes);
+ * (3) a stroke mask, OpenCV Telea, the MAE inpainter.
  * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y]
  */
 const path = require('node:path');
@@ -54,7 +55,7 @@ async function strip(images, file) {
   // (2) denoise sigma 25
   const rng = new Rng(2);
   const noisy = { ...img, data: Uint8Array.from(img.data, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal())))) };
-  await strip([img, noisy, denoise(runner, noisy, { sigma: 25 }).image], path.join(out, 'denoise.png'));
+  await strip([img, noisy, denoise(runner, noisy, { sigma: 25, wiener: 0 }).image, denoise(runner, noisy, { sigma: 25 }).image], path.join(out, 'denoise.png'));
   // (3) inpaint strokes
   const sh = strokeMask(S, S, new Rng(3));
   const marked = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(255) }, sh);
