@@ -127,9 +127,9 @@ describe('self-ensemble transforms', () => {
   });
 });
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [RUN, ...args], { cwd: ROOT, env: { ...process.env, MAE_BACKEND: 'cpu' } }, (err, stdout, stderr) =>
+    execFile(process.execPath, [RUN, ...args], { cwd: ROOT, env: { ...process.env, MAE_BACKEND: 'cpu', ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -206,6 +206,17 @@ describe('mae denoise (tiny untrained model)', () => {
     expect(one.sigma).toBeLessThan(30);
     expect(typeof one.seconds).toBe('number');
     expect(j.failed).toEqual([{ input: path.join(dir, 'noisy', 'broken.png'), output: path.join(out, 'broken.png'), error: expect.stringMatching(/broken\.png is not an image/) }]);
+  });
+
+  it('takes its default --jobs from MAE_THREADS, as the --threads commands do', async () => {
+    const out = path.join(dir, 'clean-env');
+    const inputs = ['one', 'two'].map((n) => path.join(dir, 'noisy', `${n}.png`));
+    const r = await run(['denoise', ...inputs, '-o', out, '--model', model, '--json', '--wiener', '0'], { MAE_THREADS: '1' });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).jobs).toBe(1);
+    const bad = await run(['denoise', ...inputs, '-o', out, '--model', model, '--force'], { MAE_THREADS: 'many' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/MAE_THREADS must be a positive integer/);
   });
 
   it('writes a single file with a given sigma, and rejects a bad --sigma', async () => {

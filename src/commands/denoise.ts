@@ -1,7 +1,6 @@
-import { coreCount } from '../runtime/threads';
 import { Args, Flags } from '@oclif/core';
 import { denoise } from '../api';
-import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag } from '../cli/base';
+import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFrom } from '../cli/base';
 import { ProgressLine } from '../cli/progress';
 import { STDIO } from '../cli/stdio';
 import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
@@ -49,7 +48,7 @@ export default class Denoise extends MaeCommand {
     output: Flags.string({ char: 'o', description: 'output folder, output file for a single input, or - for standard output', required: true }),
     format: formatFlag,
     sigma: Flags.string({ description: "noise sigma on the 0..255 scale, or 'auto' to estimate it per image", default: 'auto' }),
-    jobs: Flags.integer({ char: 'j', description: 'images processed in parallel (worker threads; default: number of cores); with fewer images than jobs, the spare threads share the windows of each image', min: 1 }),
+    jobs: Flags.integer({ char: 'j', description: 'images processed in parallel (worker threads; default: MAE_THREADS, else the number of cores); with fewer images than jobs, the spare threads share the windows of each image', min: 1 }),
     stride: Flags.integer({ description: 'window stride in patches (default: a whole window, no overlap)', min: 1 }),
     shifts: Flags.integer({ description: 'patch-grid offsets averaged: 1 (default, fastest), 2 (a few hundredths of a dB after the Wiener passes, twice the time) or 4', min: 1, max: 4 }),
     wiener: Flags.integer({ description: "Wiener passes in a sliding 8x8 DCT guided by the MAE's estimate (default 2; 0: the MAE's estimate alone)", min: 0, max: 8 }),
@@ -74,7 +73,7 @@ export default class Denoise extends MaeCommand {
       plan.filter((p) => !p.error).map((p) => p.output),
       flags.force,
     );
-    const jobs = flags.jobs ?? coreCount();
+    const jobs = threadsFrom(flags.jobs);
     const bar = this.progress();
     const t0 = Date.now();
     const res = await denoiseBatch(plan, {
@@ -118,7 +117,7 @@ export default class Denoise extends MaeCommand {
     checkOutputsFree([output], flags.force);
     const t0 = process.hrtime.bigint();
     const img = await readImageArg(input);
-    const runner = await MaeRunner.load(flags.model, flags.backend, { threads: flags.jobs ?? coreCount() });
+    const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.jobs) });
     const bar = this.progress();
     const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], onProgress: (d, t) => bar.update(`denoising: window ${d}/${t}`) });
     bar.done();
