@@ -22,12 +22,16 @@ export interface WienerOptions {
   stride?: number;
   /** Passes, each guided by the previous output (default 2). */
   iterations?: number;
+  /** Pixels per strip of rows processed at a time (default about 2M; the result does not depend on it). */
+  stripPixels?: number;
 }
 
 const B = 8;
 const BB = B * B;
 /** Blocks per matMul (times 3 planes): a few MB per band whatever the image size. */
 const BAND_BLOCKS = 4096;
+/** Pixels per strip of rows (plus margins) processed at a time: about 10 floats each. */
+const STRIP_PIXELS = 1 << 21;
 
 /** Orthonormal opponent colour transform (rows: luma, red-blue, green against red+blue). */
 const OPP = [
@@ -64,24 +68,32 @@ export function blockOrigins(n: number, stride: number): number[] {
   return out;
 }
 
-function toPlanes(img: FloatImage): Float32Array[] {
-  const n = img.width * img.height;
+/** Rows [top, bottom) of an RGB image as three opponent-colour planes. */
+function toPlanes(img: FloatImage, top: number, bottom: number): Float32Array[] {
+  const n = img.width * (bottom - top);
   const planes = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   const d = img.data;
+  const o = top * img.width * 3;
   for (let i = 0; i < n; i++) {
-    const r = d[i * 3];
-    const g = d[i * 3 + 1];
-    const b = d[i * 3 + 2];
+    const r = d[o + i * 3];
+    const g = d[o + i * 3 + 1];
+    const b = d[o + i * 3 + 2];
     for (let c = 0; c < 3; c++) planes[c][i] = OPP[c][0] * r + OPP[c][1] * g + OPP[c][2] * b;
   }
   return planes;
 }
 
-function fromPlanes(planes: Float32Array[], width: number, height: number): FloatImage {
-  const n = width * height;
-  const data = new Float32Array(n * 3);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = OPP[0][c] * planes[0][i] + OPP[1][c] * planes[1][i] + OPP[2][c] * planes[2][i];
-  return { width, height, data };
+/** Writes plane rows [from, from + rows) back as RGB into `out` at image row `to`. */
+function fromPlanes(planes: Float32Array[], width: number, from: number, rows: number, out: Float32Array, to: number): void {
+  const n = width * rows;
+  const src = from * width;
+  const dst = to * width * 3;
+  for (let i = 0; i < n; i++) {
+    const a = planes[0][src + i];
+    const b = planes[1][src + i];
+    const c = planes[2][src + i];
+    for (let ch = 0; ch < 3; ch++) out[dst + i * 3 + ch] = OPP[0][ch] * a + OPP[1][ch] * b + OPP[2][ch] * c;
+  }
 }
 
 /** Bytes of noisy-block DCT coefficients kept across passes (above it they are recomputed each pass). */
@@ -153,7 +165,10 @@ function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Ar
     outT.dispose();
     scatterAdd(out, acc, g, bandYs);
   });
-  for (const ap of acc) for (let i = 0; i < ap.length; i++) ap[i] /= g.count[i];
+  // Pixels no block covers (the edges of a strip's margin, never output) keep the pilot.
+  acc.forEach((ap, c) => {
+    for (let i = 0; i < ap.length; i++) ap[i] = g.count[i] > 0 ? ap[i] / g.count[i] : pilot[c][i];
+  });
   return acc;
 }
 
@@ -174,15 +189,37 @@ export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number
   matrices ??= dctMatrices();
   const xs = blockOrigins(W, stride);
   const ys = blockOrigins(H, stride);
+  const out = new Float32Array(W * H * 3);
+  // Strips of rows, each with a margin of 8 rows per pass above and below: output row r of
+  // pass k depends only on rows within 7 of it in pass k - 1, so the strip's own rows come
+  // out as the whole image would give them, and memory stays bounded at any image size.
+  const margin = iterations * B;
+  const rows = Math.max(B, Math.ceil((opts.stripPixels ?? STRIP_PIXELS) / W));
+  const fwd = tf.tensor2d(matrices.fwd, [BB, BB]);
+  const inv = tf.tensor2d(matrices.inv, [BB, BB]);
+  try {
+    for (let a = 0; a < H; a += rows) {
+      const b = Math.min(H, a + rows);
+      const top = Math.max(0, a - margin);
+      const bottom = Math.min(H, b + margin);
+      const regionYs = ys.filter((y) => y >= top && y + B <= bottom).map((y) => y - top);
+      const p = refineRegion(toPlanes(noisy, top, bottom), toPlanes(pilot, top, bottom), W, bottom - top, xs, regionYs, sigma, iterations, fwd, inv);
+      fromPlanes(p, W, a - top, b - a, out, a);
+    }
+  } finally {
+    tf.dispose([fwd, inv]);
+  }
+  return { width: W, height: H, data: out };
+}
+
+/** The passes over one region (all columns, some rows) given as planes. */
+function refineRegion(n: Float32Array[], pilot: Float32Array[], W: number, H: number, xs: number[], ys: number[], sigma: number, iterations: number, fwd: tf.Tensor2D, inv: tf.Tensor2D): Float32Array[] {
   const rowsPerBand = Math.max(1, Math.floor(BAND_BLOCKS / xs.length));
   const bands: number[][] = [];
   for (let r = 0; r < ys.length; r += rowsPerBand) bands.push(ys.slice(r, r + rowsPerBand));
   const count = new Float32Array(W * H);
   for (const y of ys) for (const x of xs) for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) count[(y + i) * W + x + j]++;
   const g: Grid = { W, H, xs, ys, bands, count };
-  const n = toPlanes(noisy);
-  const fwd = tf.tensor2d(matrices.fwd, [BB, BB]);
-  const inv = tf.tensor2d(matrices.inv, [BB, BB]);
   const cache: tf.Tensor2D[] = [];
   const keep = iterations > 1 && xs.length * ys.length * 3 * BB * 4 <= CACHE_BYTES;
   const noisyCoeffs = (bi: number): tf.Tensor2D => {
@@ -193,10 +230,10 @@ export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number
     return c as tf.Tensor2D;
   };
   try {
-    let p = toPlanes(pilot);
+    let p = pilot;
     for (let it = 0; it < iterations; it++) p = wienerPass(noisyCoeffs, p, g, sigma, fwd, inv);
-    return fromPlanes(p, W, H);
+    return p;
   } finally {
-    tf.dispose([fwd, inv, ...cache]);
+    tf.dispose(cache);
   }
 }
