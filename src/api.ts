@@ -129,6 +129,7 @@ export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}):
   return decodeImage(mae, runner, name, { onProgress: opts.onProgress }).image;
 }
 
+/** For denoise, progress counts the model's windows and then the Wiener stage as a quarter of them. */
 export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it. */
   sigma?: number | 'auto';

@@ -119,7 +119,7 @@ export default class Denoise extends MaeCommand {
     const img = await readImageArg(input);
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.jobs) });
     const bar = this.progress();
-    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], onProgress: (d, t) => bar.update(`denoising: window ${d}/${t}`) });
+    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
     bar.done();
     await writeImageArg(output, r, { overwrite: flags.force, format: flags.format });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;

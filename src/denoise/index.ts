@@ -47,7 +47,10 @@ export interface DenoiseOptions {
   /** Block stride of the Wiener passes in pixels, 1..8 (default 3). */
   wienerStride?: number;
   batchSize?: number;
-  /** Progress over all the windows of all the passes. */
+  /**
+   * Progress in units of work: the windows of every pass of the model, then the Wiener stage
+   * counted as a quarter of them (about its share of the time).
+   */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -102,6 +105,9 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
   const nShifts = opts.shifts ?? 1;
   if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
+  const iterations = opts.wiener ?? DEFAULT_WIENER.iterations;
+  // The Wiener stage's share of the progress, in windows.
+  const wienerUnits = (windows: number) => (iterations > 0 ? Math.ceil(windows / 4) : 0);
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
@@ -137,7 +143,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
         onProgress: opts.onProgress
           ? (d, n) => {
               passTotal = n;
-              opts.onProgress!(passDone + d, n * passes.length);
+              opts.onProgress!(passDone + d, n * passes.length + wienerUnits(n * passes.length));
             }
           : undefined,
       });
@@ -162,7 +168,13 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const w = wOpt === 'auto' ? residualInputWeight(img.data, res, sigma) : wOpt;
   if (w > 0) for (let j = 0; j < res.length; j++) res[j] = w * img.data[j] + (1 - w) * res[j];
   const pilot: FloatImage = { width: img.width, height: img.height, data: res };
-  const image = wienerRefine(img, pilot, sigma / 255, { iterations: opts.wiener ?? DEFAULT_WIENER.iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride });
+  const windows = passTotal * passes.length;
+  const extra = wienerUnits(windows);
+  const image = wienerRefine(img, pilot, sigma / 255, {
+    iterations,
+    stride: opts.wienerStride ?? DEFAULT_WIENER.stride,
+    onProgress: opts.onProgress && windows > 0 ? (d, t) => opts.onProgress!(windows + (extra * d) / t, windows + extra) : undefined,
+  });
   return { image, sigma, sigmaEstimated: estimated, inputWeight: w };
 }
 

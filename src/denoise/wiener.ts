@@ -24,6 +24,8 @@ export interface WienerOptions {
   iterations?: number;
   /** Pixels per strip of rows processed at a time (default about 2M; the result does not depend on it). */
   stripPixels?: number;
+  /** Bands of blocks done out of the total, over all strips and passes. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 const B = 8;
@@ -149,7 +151,7 @@ function scatterAdd(blocks: Float32Array, planes: Float32Array[], g: Grid, bandY
 }
 
 /** One pass: every block of the noisy image shrunk by the Wiener gains of the same block of `pilot`. */
-function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Array[], g: Grid, sigma: number, fwd: tf.Tensor2D, inv: tf.Tensor2D): Float32Array[] {
+function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Array[], g: Grid, sigma: number, fwd: tf.Tensor2D, inv: tf.Tensor2D, tick?: () => void): Float32Array[] {
   const acc = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
   const s2 = sigma * sigma;
   g.bands.forEach((bandYs, bi) => {
@@ -164,6 +166,7 @@ function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Ar
     const out = outT.dataSync() as Float32Array;
     outT.dispose();
     scatterAdd(out, acc, g, bandYs);
+    tick?.();
   });
   // Pixels no block covers (the edges of a strip's margin, never output) keep the pilot.
   acc.forEach((ap, c) => {
@@ -195,16 +198,23 @@ export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number
   // out as the whole image would give them, and memory stays bounded at any image size.
   const margin = iterations * B;
   const rows = Math.max(B, Math.ceil((opts.stripPixels ?? STRIP_PIXELS) / W));
+  const strips: { a: number; b: number; top: number; bottom: number; ys: number[] }[] = [];
+  for (let a = 0; a < H; a += rows) {
+    const b = Math.min(H, a + rows);
+    const top = Math.max(0, a - margin);
+    const bottom = Math.min(H, b + margin);
+    strips.push({ a, b, top, bottom, ys: ys.filter((y) => y >= top && y + B <= bottom).map((y) => y - top) });
+  }
+  const rowsPerBand = Math.max(1, Math.floor(BAND_BLOCKS / xs.length));
+  const total = iterations * strips.reduce((n, s) => n + Math.ceil(s.ys.length / rowsPerBand), 0);
+  let done = 0;
+  const tick = opts.onProgress ? () => opts.onProgress!(++done, total) : undefined;
   const fwd = tf.tensor2d(matrices.fwd, [BB, BB]);
   const inv = tf.tensor2d(matrices.inv, [BB, BB]);
   try {
-    for (let a = 0; a < H; a += rows) {
-      const b = Math.min(H, a + rows);
-      const top = Math.max(0, a - margin);
-      const bottom = Math.min(H, b + margin);
-      const regionYs = ys.filter((y) => y >= top && y + B <= bottom).map((y) => y - top);
-      const p = refineRegion(toPlanes(noisy, top, bottom), toPlanes(pilot, top, bottom), W, bottom - top, xs, regionYs, sigma, iterations, fwd, inv);
-      fromPlanes(p, W, a - top, b - a, out, a);
+    for (const s of strips) {
+      const p = refineRegion(toPlanes(noisy, s.top, s.bottom), toPlanes(pilot, s.top, s.bottom), W, s.bottom - s.top, xs, s.ys, sigma, iterations, fwd, inv, rowsPerBand, tick);
+      fromPlanes(p, W, s.a - s.top, s.b - s.a, out, s.a);
     }
   } finally {
     tf.dispose([fwd, inv]);
@@ -213,8 +223,20 @@ export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number
 }
 
 /** The passes over one region (all columns, some rows) given as planes. */
-function refineRegion(n: Float32Array[], pilot: Float32Array[], W: number, H: number, xs: number[], ys: number[], sigma: number, iterations: number, fwd: tf.Tensor2D, inv: tf.Tensor2D): Float32Array[] {
-  const rowsPerBand = Math.max(1, Math.floor(BAND_BLOCKS / xs.length));
+function refineRegion(
+  n: Float32Array[],
+  pilot: Float32Array[],
+  W: number,
+  H: number,
+  xs: number[],
+  ys: number[],
+  sigma: number,
+  iterations: number,
+  fwd: tf.Tensor2D,
+  inv: tf.Tensor2D,
+  rowsPerBand: number,
+  tick?: () => void,
+): Float32Array[] {
   const bands: number[][] = [];
   for (let r = 0; r < ys.length; r += rowsPerBand) bands.push(ys.slice(r, r + rowsPerBand));
   const count = new Float32Array(W * H);
@@ -231,7 +253,7 @@ function refineRegion(n: Float32Array[], pilot: Float32Array[], W: number, H: nu
   };
   try {
     let p = pilot;
-    for (let it = 0; it < iterations; it++) p = wienerPass(noisyCoeffs, p, g, sigma, fwd, inv);
+    for (let it = 0; it < iterations; it++) p = wienerPass(noisyCoeffs, p, g, sigma, fwd, inv, tick);
     return p;
   } finally {
     tf.dispose(cache);
