@@ -21,6 +21,7 @@ async function child(backend) {
   const { randomMask } = require('../dist/model/masking');
   const { Rng } = require('../dist/util/rng');
   const ops = require('../dist/model/ops');
+  ops.registerGradients();
   await initBackend(backend);
   const c = DEFAULT_CONFIG;
   const B = 8;

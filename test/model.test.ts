@@ -6,7 +6,9 @@ import { initBackend } from '../src/runtime/backend';
 import { DEFAULT_CONFIG, forwardFlops, MaeConfig, validateConfig } from '../src/model/config';
 import { BatchMask, countParams, forward, initValues, maskedLoss, toTensors } from '../src/model/mae';
 import { lenKeepFor, maskFromVisible, randomMask, SampleMask } from '../src/model/masking';
-import { setFastGradients } from '../src/model/ops';
+import { registerGradients, setFastGradients } from '../src/model/ops';
+
+registerGradients();
 import { sincos2d } from '../src/model/posembed';
 import { loadModel, ModelError, saveModel } from '../src/model/weights';
 import { patchify, unpatchify } from '../src/image/patchify';

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-// Gradient definitions come with the model's ops module (it loads @tensorflow/tfjs).
-import '../src/model/ops';
 import { initBackend } from '../src/runtime/backend';
-import { gelu } from '../src/model/ops';
+import { gelu, registerGradients } from '../src/model/ops';
+
+registerGradients();
 import { GELU_KERNEL, wasmKernelsActive } from '../src/runtime/wasm-kernels';
 import { Rng } from '../src/util/rng';
 

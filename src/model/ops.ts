@@ -9,11 +9,21 @@
  * and the equivalence tests).
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core's CommonJS bundle ships no gradient definitions; the union package registers
-// them (into tfjs-core's global registry) when loaded.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-require('@tensorflow/tfjs');
 import { GELU_KERNEL } from '../runtime/wasm-kernels';
+
+let gradientsRegistered = false;
+/**
+ * Registers tfjs's gradient definitions: tfjs-core's CommonJS bundle ships none, and the
+ * union package registers them (into tfjs-core's global registry) when loaded. Only what
+ * computes gradients calls it (training, its tests and benchmarks): loading the union package
+ * costs about 0.12 s, which every inference process and helper thread would otherwise pay.
+ */
+export function registerGradients(): void {
+  if (gradientsRegistered) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('@tensorflow/tfjs');
+  gradientsRegistered = true;
+}
 
 let fast = true;
 

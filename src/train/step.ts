@@ -3,6 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MaeConfig, patchDim } from '../model/config';
 import { BatchMask, forward, maskedLoss, Params } from '../model/mae';
 import { TrainBatch } from './data';
+import { registerGradients } from '../model/ops';
+
+registerGradients();
 
 export function batchMask(b: TrainBatch): BatchMask {
   return { batch: b.batch, numPatches: b.rows * b.cols, lenKeep: b.lenKeep, keep: b.keep, restore: b.restore, removed: b.removed };
