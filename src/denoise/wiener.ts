@@ -12,7 +12,9 @@
  * With sigma 0 the noisy image comes back unchanged.
  *
  * The transforms are 64x64 matMuls over all the blocks of a band of rows (tfjs, so they run on
- * the backend's fast matMul); gathering and putting back blocks is plain JavaScript.
+ * the backend's fast matMul); gathering and putting back blocks is plain JavaScript. The image
+ * goes through in strips of rows with margins wide enough that each strip's rows come out as
+ * the whole image would give them, so the memory needed does not grow with the image.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
