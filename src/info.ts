@@ -14,7 +14,7 @@ export interface Info {
   backend: string;
   backendPackage: string;
   backendReason: string;
-  /** wasm only: whether batched matMuls (attention) run mae's SIMD kernel (MAE_WASM_KERNELS=0 turns it off). */
+  /** wasm only: whether batched matMuls (attention) and GELU run mae's SIMD kernels (MAE_WASM_KERNELS=0 turns them off). */
   simdBatchMatMul?: boolean;
   /** Threads a model command runs one image on by default (MAE_THREADS, else the cores), and the cores. */
   threads: number;
