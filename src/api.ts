@@ -141,6 +141,8 @@ export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   wiener?: number;
   /** Block stride of the Wiener passes in pixels, 1..8 (default 3; 2 is a little better and slower). */
   wienerStride?: number;
+  /** Adds a collaborative (block-matching) Wiener pass: about +0.25 dB, several times the stage's time. */
+  wienerMatch?: boolean;
 }
 
 export interface DenoisedImage extends RawImage {
@@ -160,7 +162,7 @@ export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Pro
   const img = await toRawImage(image);
   const runner = await useModel(opts);
   checkWiener(opts.wiener, opts.wienerStride);
-  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, onProgress: opts.onProgress });
+  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, wienerMatch: opts.wienerMatch, onProgress: opts.onProgress });
   return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
 }
 

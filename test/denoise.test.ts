@@ -208,6 +208,20 @@ describe('mae denoise (tiny untrained model)', () => {
     expect(j.failed).toEqual([{ input: path.join(dir, 'noisy', 'broken.png'), output: path.join(out, 'broken.png'), error: expect.stringMatching(/broken\.png is not an image/) }]);
   });
 
+  it('runs the collaborative Wiener pass with --wiener-match', async () => {
+    const plain = path.join(dir, 'plain.png');
+    const matched = path.join(dir, 'matched.png');
+    const input = path.join(dir, 'noisy', 'one.png');
+    expect((await run(['denoise', input, '-o', plain, '--model', model, '--sigma', '20'])).code).toBe(0);
+    const r = await run(['denoise', input, '-o', matched, '--model', model, '--sigma', '20', '--wiener-match', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).files[0]).toMatchObject({ output: matched, width: 96, height: 72 });
+    const a = await sharp(plain).raw().toBuffer();
+    const b = await sharp(matched).raw().toBuffer();
+    expect(a.length).toBe(b.length);
+    expect(a.equals(b)).toBe(false);
+  });
+
   it('takes its default --jobs from MAE_THREADS, as the --threads commands do', async () => {
     const out = path.join(dir, 'clean-env');
     const inputs = ['one', 'two'].map((n) => path.join(dir, 'noisy', `${n}.png`));

@@ -108,6 +108,7 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
   // (the denoiser's default pipeline is exactly the two; its time is the sum).
   let pilot: { image: FloatImage; sigma: number; seconds: number } | null = null;
   let quality = 0;
+  let matched = 0;
   const methods: Method[] = [
     {
       name: () => 'mae + wiener (default)',
@@ -129,6 +130,16 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
         return toRgb(out);
       },
       seconds: () => pilot!.seconds + quality,
+    },
+    {
+      name: () => 'mae + wiener (--wiener-match)',
+      run: async (noisy) => {
+        const t0 = performance.now();
+        const out = wienerRefine(noisy, pilot!.image, pilot!.sigma / 255, { ...DEFAULT_WIENER, match: true });
+        matched = (performance.now() - t0) / 1000;
+        return toRgb(out);
+      },
+      seconds: () => pilot!.seconds + matched,
     },
     {
       name: () => 'mae alone (--wiener 0)',

@@ -35,6 +35,7 @@ export default class Denoise extends MaeCommand {
     '<%= config.bin %> denoise noisy/ -o clean/ --jobs 2 --json',
     '<%= config.bin %> denoise - -o - < noisy.png > clean.png',
     '<%= config.bin %> denoise photo.png -o clean.png --wiener-stride 2   # about +0.1 dB, a little slower',
+    '<%= config.bin %> denoise photo.png -o best.png --wiener 3 --wiener-stride 2 --wiener-match   # best, slowest',
     '<%= config.bin %> denoise photo.png -o mae-only.png --wiener 0      # the MAE estimate alone',
   ];
 
@@ -53,6 +54,7 @@ export default class Denoise extends MaeCommand {
     shifts: Flags.integer({ description: 'patch-grid offsets averaged: 1 (default, fastest), 2 (a few hundredths of a dB after the Wiener passes, twice the time) or 4', min: 1, max: 4 }),
     wiener: Flags.integer({ description: "Wiener passes in a sliding 8x8 DCT guided by the MAE's estimate (default 2; 0: the MAE's estimate alone)", min: 0, max: 8 }),
     'wiener-stride': Flags.integer({ description: 'block stride of the Wiener passes in pixels (default 3; 2: about +0.1 dB, slower)', min: 1, max: 8 }),
+    'wiener-match': Flags.boolean({ description: 'add a collaborative Wiener pass over groups of similar blocks (block matching, as BM3D): about +0.25 dB, about 2 s more per 768x512 photo' }),
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
@@ -83,6 +85,7 @@ export default class Denoise extends MaeCommand {
       shifts: flags.shifts,
       wiener: flags.wiener,
       wienerStride: flags['wiener-stride'],
+      wienerMatch: flags['wiener-match'],
       overwrite: flags.force,
       model: flags.model,
       backend: flags.backend,
@@ -107,7 +110,7 @@ export default class Denoise extends MaeCommand {
   }
 
   /** One image from standard input and/or to standard output, in this thread. */
-  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; wiener?: number; 'wiener-stride'?: number; force: boolean; model?: string; backend?: string; jobs?: number }, sigma: number | 'auto'): Promise<DenoiseJson> {
+  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; wiener?: number; 'wiener-stride'?: number; 'wiener-match'?: boolean; force: boolean; model?: string; backend?: string; jobs?: number }, sigma: number | 'auto'): Promise<DenoiseJson> {
     if (args.length !== 1) throw new UsageError(`'-' (standard input or output) takes exactly one input, got ${args.length}`);
     const [input] = args;
     const output = flags.output;
@@ -119,7 +122,7 @@ export default class Denoise extends MaeCommand {
     const img = await readImageArg(input);
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.jobs) });
     const bar = this.progress();
-    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
+    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], wienerMatch: flags['wiener-match'], onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
     bar.done();
     await writeImageArg(output, r, { overwrite: flags.force, format: flags.format });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;
