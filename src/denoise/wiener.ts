@@ -166,15 +166,45 @@ function scatterAdd(blocks: Float32Array, planes: Float32Array[], g: Grid, bandY
   }
 }
 
+/** The DCT coefficients of a band's blocks, per plane: [3 * blocks, 64] (plane-major). */
+function bandCoeffs(planes: Float32Array[], g: Grid, bi: number, fwd: tf.Tensor2D): tf.Tensor2D {
+  const m = g.bands[bi].length * g.xs.length;
+  return tf.tidy(() => tf.matMul(tf.tensor2d(gather(planes, g, g.bands[bi]), [3 * m, BB]), fwd));
+}
+
+/**
+ * Adds to every pixel of `target` the weight of each block of the rows `blockYs` covering it:
+ * `weights[first + k]` for the k-th block (row by row), or 1 without weights.
+ */
+function coverBlocks(target: Float32Array, g: Grid, blockYs: number[], weights?: Float32Array, first = 0): void {
+  let k = first;
+  for (const y of blockYs)
+    for (const x of g.xs) {
+      const w = weights ? weights[k] : 1;
+      k++;
+      for (let i = 0; i < B; i++) {
+        const o = (y + i) * g.W + x;
+        for (let j = 0; j < B; j++) target[o + j] += w;
+      }
+    }
+}
+
+/** Divides each plane's sums by its weights; pixels with no weight (a strip margin's edges, never output) keep the pilot. */
+function normalize(sums: Float32Array[], weights: (plane: number) => Float32Array, pilot: Float32Array[]): Float32Array[] {
+  sums.forEach((p, c) => {
+    const w = weights(c);
+    for (let i = 0; i < p.length; i++) p[i] = w[i] > 0 ? p[i] / w[i] : pilot[c][i];
+  });
+  return sums;
+}
+
 /** One pass: every block of the noisy image shrunk by the Wiener gains of the same block of `pilot`. */
 function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Array[], g: Grid, sigma: number, fwd: tf.Tensor2D, inv: tf.Tensor2D, tick?: () => void): Float32Array[] {
   const acc = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
   const s2 = sigma * sigma;
   g.bands.forEach((bandYs, bi) => {
-    const m = bandYs.length * g.xs.length;
-    const pb = gather(pilot, g, bandYs);
     const outT = tf.tidy(() => {
-      const pc = tf.square(tf.matMul(tf.tensor2d(pb, [3 * m, BB]), fwd));
+      const pc = tf.square(bandCoeffs(pilot, g, bi, fwd));
       const gain = tf.div(pc, tf.add(pc, s2));
       return tf.matMul(tf.mul(noisyCoeffs(bi), gain), inv);
     });
@@ -184,11 +214,7 @@ function wienerPass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Float32Ar
     scatterAdd(out, acc, g, bandYs);
     tick?.();
   });
-  // Pixels no block covers (the edges of a strip's margin, never output) keep the pilot.
-  acc.forEach((ap, c) => {
-    for (let i = 0; i < ap.length; i++) ap[i] = g.count[i] > 0 ? ap[i] / g.count[i] : pilot[c][i];
-  });
-  return acc;
+  return normalize(acc, () => g.count, pilot);
 }
 
 /** All blocks' DCT coefficients per plane ([plane][block * 64 + k], blocks row by row), band by band. */
@@ -239,10 +265,7 @@ function collaborativePass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Fl
   const ny = g.ys.length;
   const nb = nx * ny;
   const N = allCoeffs(g, noisyCoeffs);
-  const P = allCoeffs(g, (bi) => {
-    const m = g.bands[bi].length * nx;
-    return tf.tidy(() => tf.matMul(tf.tensor2d(gather(pilot, g, g.bands[bi]), [3 * m, BB]), fwd));
-  });
+  const P = allCoeffs(g, (bi) => bandCoeffs(pilot, g, bi, fwd));
   const s2 = sigma * sigma;
   const acc = [new Float32Array(nb * BB), new Float32Array(nb * BB), new Float32Array(nb * BB)];
   const wsum = [new Float32Array(nb), new Float32Array(nb), new Float32Array(nb)];
@@ -320,24 +343,11 @@ function collaborativePass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Fl
     const out = outT.dataSync() as Float32Array;
     outT.dispose();
     scatterAdd(out, num, g, bandYs);
-    for (let c = 0; c < 3; c++) {
-      let b = first;
-      for (const y of bandYs)
-        for (const x of g.xs) {
-          const w = wsum[c][b++];
-          for (let i = 0; i < B; i++) {
-            const o = (y + i) * g.W + x;
-            for (let j = 0; j < B; j++) den[c][o + j] += w;
-          }
-        }
-    }
+    for (let c = 0; c < 3; c++) coverBlocks(den[c], g, bandYs, wsum[c], first);
     first += m;
     tick?.();
   }
-  return num.map((p, c) => {
-    for (let i = 0; i < p.length; i++) p[i] = den[c][i] > 0 ? p[i] / den[c][i] : pilot[c][i];
-    return p;
-  });
+  return normalize(num, (c) => den[c], pilot);
 }
 
 /**
@@ -408,17 +418,15 @@ function refineRegion(
 ): Float32Array[] {
   const bands: number[][] = [];
   for (let r = 0; r < ys.length; r += rowsPerBand) bands.push(ys.slice(r, r + rowsPerBand));
-  const count = new Float32Array(W * H);
-  for (const y of ys) for (const x of xs) for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) count[(y + i) * W + x + j]++;
-  const g: Grid = { W, H, xs, ys, bands, count };
+  const g: Grid = { W, H, xs, ys, bands, count: new Float32Array(W * H) };
+  coverBlocks(g.count, g, ys);
   const cache: tf.Tensor2D[] = [];
   const keep = iterations + (match ? 1 : 0) > 1 && xs.length * ys.length * 3 * BB * 4 <= CACHE_BYTES;
   const noisyCoeffs = (bi: number): tf.Tensor2D => {
     if (cache[bi]) return cache[bi];
-    const m = bands[bi].length * xs.length;
-    const c = tf.matMul(tf.tensor2d(gather(n, g, bands[bi]), [3 * m, BB]), fwd);
-    if (keep) cache[bi] = tf.keep(c) as tf.Tensor2D;
-    return c as tf.Tensor2D;
+    const c = bandCoeffs(n, g, bi, fwd);
+    if (keep) cache[bi] = tf.keep(c);
+    return c;
   };
   try {
     let p = pilot;
