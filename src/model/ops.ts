@@ -119,19 +119,26 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
+/** d GELU / dx = Phi(x) + x phi(x), times dy: the gradient of geluFast and of the fused GELU kernel. */
+function geluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
+    const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x))));
+    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+  });
+}
+
 const geluFast = customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x]);
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   return {
     value: tf.mul(x, cdf),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [sx] = saved;
-      const c = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, SQRT1_2))));
-      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))));
-      return [tf.mul(dy as tf.Tensor, tf.add(c, tf.mul(sx, pdf)))];
-    },
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [geluGrad(dy as tf.Tensor, saved[0])],
   };
 });
+
+// The fused kernel (registered for wasm by runtime/wasm-kernels.ts) gets the same gradient.
+tf.registerGradient({ kernelName: GELU_KERNEL, inputsToSave: ['x'], gradFunc: (dy, saved) => ({ x: () => geluGrad(dy as tf.Tensor, saved[0]) }) });
 
 /** Exact (erf) GELU, as torch.nn.GELU: one fused kernel where the backend has it (wasm, see runtime/wasm-kernels.ts). */
 export function gelu(x: tf.Tensor): tf.Tensor {

@@ -15,7 +15,7 @@
  *
  * A second kernel, `MaeGelu` (a name of ours; `GELU_KERNEL`), computes the exact GELU in one
  * SIMD pass where tfjs needs five (Erf, which runs scalar libm code, and four elementwise
- * ops): ops.ts calls it when the active backend has it, and its gradient is registered here.
+ * ops): ops.ts calls it when the active backend has it and registers its gradient.
  * `MAE_WASM_KERNELS=0` turns both off.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -60,19 +60,6 @@ export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu } {
   return { bmm: instance.exports.bmm as unknown as Bmm, gelu: instance.exports.gelu as unknown as Gelu };
 }
 
-const SQRT1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** d GELU / dx = Phi(x) + x phi(x), in tfjs ops (any backend). */
-function geluGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
-    const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(x))));
-    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
-  });
-}
-
-let gradientRegistered = false;
 
 /**
  * Registers the replacement for the active wasm backend (call after it is set). Returns
@@ -131,10 +118,6 @@ export function installWasmKernels(): boolean {
     return out;
   };
   if (!tf.getKernel(GELU_KERNEL, 'wasm')) tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: geluFunc });
-  if (!gradientRegistered) {
-    tf.registerGradient({ kernelName: GELU_KERNEL, inputsToSave: ['x'], gradFunc: (dy, saved) => ({ x: () => geluGradient(dy as tf.Tensor, saved[0]) }) });
-    gradientRegistered = true;
-  }
   installed = true;
   return true;
 }
