@@ -18,7 +18,9 @@ import { RgbImage } from '../image/io';
 import { deblockPass } from './deblock';
 import { estimateSigma } from './sigma';
 import { transformImage, untransformImage } from './transforms';
-import { wienerRefine } from './wiener';
+import { DEFAULT_WIENER, wienerRefine } from './wiener';
+
+export { DEFAULT_WIENER } from './wiener';
 
 export { estimateSigma, estimateSigmaPerChannel } from './sigma';
 
@@ -63,9 +65,6 @@ export interface DenoiseResult<T> {
   sigmaEstimated: boolean;
   inputWeight: number;
 }
-
-/** The Wiener stage's defaults (bench/denoise-tune.js on held-out training images). */
-export const DEFAULT_WIENER = { iterations: 2, stride: 3 };
 
 /** Transform codes of each ensemble size (see transforms.ts): identity first, the mirror next. */
 const ENSEMBLES: Record<number, number[]> = { 1: [0], 2: [0, 1], 4: [0, 1, 2, 3], 8: [0, 1, 2, 3, 4, 5, 6, 7] };

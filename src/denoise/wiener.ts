@@ -44,6 +44,9 @@ const REACH = 3;
 /** Largest distance between a reference block and a group member: 400 per pixel on the 0..255 scale, BM3D's step-2 threshold for sigma up to 40. */
 const MATCH_TAU = (400 * 64) / (255 * 255);
 
+/** The stage's defaults (bench/wiener-tune.js on held-out training images). */
+export const DEFAULT_WIENER = { iterations: 2, stride: 3 };
+
 const B = 8;
 const BB = B * B;
 /** Blocks per matMul (times 3 planes): a few MB per band whatever the image size. */
@@ -356,8 +359,8 @@ function collaborativePass(noisyCoeffs: (band: number) => tf.Tensor2D, pilot: Fl
  * pixels in either direction come back as the pilot.
  */
 export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number, opts: WienerOptions = {}): FloatImage {
-  const stride = opts.stride ?? 3;
-  const iterations = opts.iterations ?? 2;
+  const stride = opts.stride ?? DEFAULT_WIENER.stride;
+  const iterations = opts.iterations ?? DEFAULT_WIENER.iterations;
   if (!(Number.isInteger(stride) && stride >= 1 && stride <= B)) throw new Error(`wiener stride must be an integer from 1 to ${B}, got ${String(opts.stride)}`);
   if (!(Number.isInteger(iterations) && iterations >= 0)) throw new Error(`wiener iterations must be a non-negative integer, got ${String(opts.iterations)}`);
   if (noisy.width !== pilot.width || noisy.height !== pilot.height) throw new Error('wiener: the noisy image and the pilot differ in size');
