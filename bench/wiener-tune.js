@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Which Wiener settings? The denoiser with its Wiener stage off, and with 1 to 3 passes at
- * block strides 2 and 3 (two of them plus the collaborative pass, --wiener-match), plus the
- * pilot without its residual blend or border filter.
+ * block strides 2 and 3, plus the pilot without its residual blend or border filter (the
+ * collaborative stage off throughout; bench/collab-tune.js tunes that).
  * Measured on held-out TRAINING images only (the images loadDataset holds out for
  * validation: every 20th by name; the last N of those), whole images, Gaussian noise added to
  * the float image (seeded, not clipped), sigma given. PSNR on 8-bit RGB; seconds of the
@@ -23,7 +23,7 @@ const N = Number(opt('images', 4));
 const SIGMAS = opt('sigma', '15,25,50').split(',').map(Number);
 const DATA = path.resolve(__dirname, '..', '..', 'shared', 'datasets', 'train');
 const PILOTS = { default: {}, 'no residual blend': { inputWeight: 0 }, 'no border filter': { deblock: false } };
-const STAGES = [[3, 1], [3, 2], [3, 3], [2, 1], [2, 2], [2, 3], [3, 2, true], [2, 3, true]];
+const STAGES = [[3, 1], [3, 2], [3, 3], [2, 1], [2, 2], [2, 3]];
 
 (async () => {
   const runner = await MaeRunner.load(undefined, undefined, { threads: 2 });
@@ -44,13 +44,13 @@ const STAGES = [[3, 1], [3, 2], [3, 3], [2, 1], [2, 2], [2, 3], [3, 2, true], [2
       const rng = new Rng(4242 + fi * 97 + s);
       const noisy = { ...cf, data: cf.data.map((v) => v + (s / 255) * rng.normal()) };
       for (const [pname, po] of Object.entries(PILOTS)) {
-        const d = denoiseFloat(runner, noisy, { sigma: s, wiener: 0, ...po });
+        const d = denoiseFloat(runner, noisy, { sigma: s, wiener: 0, collab: false, ...po });
         if (pname === 'default') add(s, 'MAE alone', psnr(clean.data, toRgb(d.image).data));
-        for (const [stride, iterations, match] of pname === 'default' ? STAGES : [[3, 2]]) {
+        for (const [stride, iterations] of pname === 'default' ? STAGES : [[3, 2]]) {
           const t0 = performance.now();
-          const out = wienerRefine(noisy, d.image, s / 255, { stride, iterations, match });
+          const out = wienerRefine(noisy, d.image, s / 255, { stride, iterations });
           const t = (performance.now() - t0) / 1000;
-          add(s, `${pname === 'default' ? '' : `${pname}, `}wiener stride ${stride}, ${iterations} pass(es)${match ? ' + match' : ''}`, psnr(clean.data, toRgb(out).data), t);
+          add(s, `${pname === 'default' ? '' : `${pname}, `}wiener stride ${stride}, ${iterations} pass(es)`, psnr(clean.data, toRgb(out).data), t);
         }
       }
       console.error(`${path.basename(f)} sigma ${s} done`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Generates the hand-written WebAssembly SIMD kernel that replaces tfjs-backend-wasm's
- * batched matMul (see src/runtime/wasm-kernels.ts for why), and writes:
+ * Generates the hand-written WebAssembly SIMD kernels (the first replaces tfjs-backend-wasm's
+ * batched matMul: see src/runtime/wasm-kernels.ts for why) and writes:
  *   src/runtime/wasm-kernels.wat         the text, for reading
  *   src/runtime/wasm-kernels-binary.ts   the compiled module, base64 (what runs)
  * Usage: node scripts/gen-wasm-kernels.js [--check]   (--check: exit 1 if the files differ)
@@ -16,6 +16,12 @@
  * time: 0.5 x (1 + erf(x / sqrt 2)), erf by a rational function of z = x / sqrt 2 clamped to
  * [-4, 4] (odd numerator of degree 13, even denominator of degree 8; the coefficients of
  * Eigen's float erf, a published minimax fit), within 4e-7 of erf everywhere.
+ *
+ * The others serve the denoiser's collaborative stage (src/denoise/collab.ts), on a memory of
+ * its own: `dct8` and `idct8add` (the 8x8 DCT of blocks of 3 planes, and its inverse added
+ * back with weights), and `collab`, the block matching and grouped filtering of BM3D's two
+ * steps over a grid of blocks, whose groups of 1 to 32 blocks each have their own function
+ * with the Walsh-Hadamard transform across the group done in registers.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -115,6 +121,252 @@ ${geluBody(false)}
       (br $ls))))`;
 }
 
+/** Sum of the four lanes of a f32x4 expression. */
+const hsum = (v) => `(f32.add (f32.add (f32x4.extract_lane 0 ${v}) (f32x4.extract_lane 1 ${v})) (f32.add (f32x4.extract_lane 2 ${v}) (f32x4.extract_lane 3 ${v})))`;
+const vlen = 192 * 4; // bytes of one block's coefficients (3 planes of 64)
+
+/** `n` lines from `f(i)`, indented. */
+const rep = (n, f, ind = 10) => Array.from({ length: n }, (_, i) => ' '.repeat(ind) + f(i)).join('\n');
+
+/** A counted loop: `v` from `from` while below `to` (expressions), step `step`. */
+function loop(name, v, from, to, step, body) {
+  return `(local.set $${v} ${from})
+        (block $${name}d (loop $${name}l
+          (br_if $${name}d (i32.ge_s (local.get $${v}) ${to}))
+${body}
+          (local.set $${v} (i32.add (local.get $${v}) ${step}))
+          (br $${name}l)))`;
+}
+
+/**
+ * $grp<gn>: one group of gn blocks (member indices at oB) of the collaborative pass: per plane,
+ * 16 columns of 4 coefficients, each loaded from every member, transformed across the group
+ * in registers (the same butterflies, in the same order, as a Walsh-Hadamard transform over
+ * rows in memory), shrunk, transformed back and kept at oT; then the plane's weight, and its
+ * estimates added to the members' sums at oA and weights at oW.
+ */
+function groupFunc(gn) {
+  const T = [...Array(gn).keys()];
+  const butterflies = (v) => {
+    const out = [];
+    for (let h = 1; h < gn; h *= 2)
+      for (let i = 0; i < gn; i += 2 * h)
+        for (let j = i; j < i + h; j++)
+          out.push(`(local.set $x (local.get $${v}${j})) (local.set $${v}${j} (f32x4.add (local.get $x) (local.get $${v}${j + h}))) (local.set $${v}${j + h} (f32x4.sub (local.get $x) (local.get $${v}${j + h})))`);
+    return out;
+  };
+  const plane = (c) => {
+    const col = [];
+    for (const t of T) col.push(`(local.set $g${t} (v128.load offset=${c * 256} (i32.add (local.get $oN) (i32.add (local.get $o${t}) (local.get $off)))))`);
+    col.push(...butterflies('g'));
+    col.push(`(if (local.get $hard) (then`);
+    for (const t of T) col.push(`  (local.set $mask (f32x4.ge (f32x4.abs (local.get $g${t})) (local.get $vthr))) (local.set $g${t} (v128.and (local.get $g${t}) (local.get $mask))) (local.set $kept (i32x4.sub (local.get $kept) (local.get $mask)))`);
+    col.push(`) (else`);
+    for (const t of T) col.push(`  (local.set $q${t} (v128.load offset=${c * 256} (i32.add (local.get $oP) (i32.add (local.get $o${t}) (local.get $off)))))`);
+    col.push(...butterflies('q').map((l) => '  ' + l));
+    for (const t of T) col.push(`  (local.set $x (f32x4.mul (local.get $q${t}) (local.get $q${t}))) (local.set $x (f32x4.div (local.get $x) (f32x4.add (local.get $x) (local.get $vns2)))) (local.set $g${t} (f32x4.mul (local.get $g${t}) (local.get $x))) (local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $x) (local.get $x))))`);
+    col.push(`))`);
+    col.push(...butterflies('g'));
+    for (const t of T) col.push(`(v128.store offset=${t * 256} (i32.add (local.get $oT) (local.get $off)) (local.get $g${t}))`);
+    const ksum = '(i32.add (i32.add (i32x4.extract_lane 0 (local.get $kept)) (i32x4.extract_lane 1 (local.get $kept))) (i32.add (i32x4.extract_lane 2 (local.get $kept)) (i32x4.extract_lane 3 (local.get $kept))))';
+    const acc = [];
+    for (const t of T) {
+      acc.push(`(local.set $p (i32.add (local.get $oA) (local.get $o${t})))`);
+      for (let u = 0; u < 16; u++) acc.push(`(v128.store offset=${c * 256 + 16 * u} (local.get $p) (f32x4.add (v128.load offset=${c * 256 + 16 * u} (local.get $p)) (f32x4.mul (local.get $vw) (v128.load offset=${t * 256 + 16 * u} (local.get $oT)))))`);
+      acc.push(`(local.set $p (i32.add (local.get $oW) (i32.add (i32.div_u (local.get $o${t}) (i32.const 64)) (i32.const ${4 * c}))))`);
+      acc.push(`(f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (local.get $wt)))`);
+    }
+    return `    (local.set $kept (v128.const i32x4 0 0 0 0))
+    (local.set $sw (v128.const f32x4 0 0 0 0))
+    (local.set $off (i32.const 0))
+    (loop $col${c}
+${col.map((l) => '      ' + l).join('\n')}
+      (br_if $col${c} (i32.lt_u (local.tee $off (i32.add (local.get $off) (i32.const 16))) (i32.const 256))))
+    (local.set $wt (select
+      (f32.div (f32.const 1) (f32.convert_i32_s (select ${ksum} (i32.const 1) (i32.gt_s ${ksum} (i32.const 1)))))
+      (f32.div (f32.const 1) (f32.max ${hsum('(local.get $sw)')} (f32.const 1e-6)))
+      (local.get $hard)))
+    (local.set $vw (f32x4.splat (f32.div (local.get $wt) (f32.const ${gn}))))
+${acc.map((l) => '    ' + l).join('\n')}`;
+  };
+  const locals = T.map((t) => `(local $o${t} i32) (local $g${t} v128) (local $q${t} v128)`).join(' ');
+  return `  (func $grp${gn} (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oB i32) (param $oT i32) (param $hard i32) (param $thr f32) (param $ns2 f32)
+    (local $off i32) (local $p i32) (local $wt f32) (local $x v128) (local $mask v128) (local $kept v128) (local $sw v128) (local $vw v128) (local $vthr v128) (local $vns2 v128) ${locals}
+    (local.set $vthr (f32x4.splat (local.get $thr)))
+    (local.set $vns2 (f32x4.splat (local.get $ns2)))
+${T.map((t) => `    (local.set $o${t} (i32.mul (i32.load offset=${4 * t} (local.get $oB)) (i32.const ${vlen})))`).join('\n')}
+${[0, 1, 2].map(plane).join('\n')})
+`;
+}
+
+/** Group sizes the collaborative pass handles. */
+const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
+
+/**
+ * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1): the collaborative pass of
+ * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see filterRegionJs there, which it
+ * matches): N and P hold each block's 192 DCT coefficients (3 planes), A receives the summed
+ * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
+ */
+function collabFunc() {
+  const dist = (from) => rep(8, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
+  return `  (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
+    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32)
+    (local $oG i32) (local $oD i32) (local $oB i32)
+    (local $ix i32) (local $iy i32) (local $jx i32) (local $jy i32) (local $jx0 i32) (local $jx1 i32) (local $jy1 i32)
+    (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
+    (local $limit f32) (local $d f32) (local $acc v128) (local $x v128)
+    (local.set $oG (local.get $oS))
+    (local.set $oD (i32.add (local.get $oG) (i32.mul (local.get $K) (i32.const 256))))
+    (local.set $oB (i32.add (local.get $oD) (i32.shl (i32.add (local.get $K) (i32.const 1)) (i32.const 2))))
+    ${loop('y', 'iy', '(local.get $y0)', '(local.get $y1)', '(i32.const 1)', `      ${loop('x', 'ix', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `
+      (local.set $ref (i32.add (i32.mul (local.get $iy) (local.get $nx)) (local.get $ix)))
+      (local.set $ro (i32.add (local.get $oP) (i32.mul (local.get $ref) (i32.const ${vlen}))))
+      (f32.store (local.get $oD) (f32.const -1))
+      (i32.store (local.get $oB) (local.get $ref))
+      (local.set $m (i32.const 1))
+      (local.set $jx0 (select (i32.sub (local.get $ix) (local.get $R)) (i32.const 0) (i32.gt_s (i32.sub (local.get $ix) (local.get $R)) (i32.const 0))))
+      (local.set $jx1 (select (i32.add (local.get $ix) (local.get $R)) (i32.sub (local.get $nx) (i32.const 1)) (i32.lt_s (i32.add (local.get $ix) (local.get $R)) (i32.sub (local.get $nx) (i32.const 1)))))
+      (local.set $jy1 (select (i32.add (local.get $iy) (local.get $R)) (i32.sub (local.get $ny) (i32.const 1)) (i32.lt_s (i32.add (local.get $iy) (local.get $R)) (i32.sub (local.get $ny) (i32.const 1)))))
+      ${loop('cy', 'jy', '(select (i32.sub (local.get $iy) (local.get $R)) (i32.const 0) (i32.gt_s (i32.sub (local.get $iy) (local.get $R)) (i32.const 0)))', '(i32.add (local.get $jy1) (i32.const 1))', '(i32.const 1)', `        ${loop('cx', 'jx', '(local.get $jx0)', '(i32.add (local.get $jx1) (i32.const 1))', '(i32.const 1)', `
+          (local.set $cb (i32.add (i32.mul (local.get $jy) (local.get $nx)) (local.get $jx)))
+          (if (i32.ne (local.get $cb) (local.get $ref)) (then
+            (local.set $limit (select (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $K) (i32.const 1)) (i32.const 2)))) (local.get $tau) (i32.eq (local.get $m) (local.get $K))))
+            (local.set $co (i32.add (local.get $oP) (i32.mul (local.get $cb) (i32.const ${vlen}))))
+            (local.set $acc (v128.const f32x4 0 0 0 0))
+${dist(0)}
+            (if (f32.lt ${hsum('(local.get $acc)')} (local.get $limit)) (then
+${dist(8)}
+              (local.set $d ${hsum('(local.get $acc)')})
+              (if (f32.lt (local.get $d) (local.get $limit)) (then
+                (local.set $i (select (local.get $m) (i32.sub (local.get $K) (i32.const 1)) (i32.lt_s (local.get $m) (local.get $K))))
+                (if (i32.lt_s (local.get $m) (local.get $K)) (then (local.set $m (i32.add (local.get $m) (i32.const 1)))))
+                (block $insd (loop $insl
+                  (br_if $insd (i32.le_s (local.get $i) (i32.const 1)))
+                  (br_if $insd (i32.eqz (f32.gt (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))) (local.get $d))))
+                  (f32.store (i32.add (local.get $oD) (i32.shl (local.get $i) (i32.const 2))) (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))))
+                  (i32.store (i32.add (local.get $oB) (i32.shl (local.get $i) (i32.const 2))) (i32.load (i32.add (local.get $oB) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))))
+                  (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+                  (br $insl)))
+                (f32.store (i32.add (local.get $oD) (i32.shl (local.get $i) (i32.const 2))) (local.get $d))
+                (i32.store (i32.add (local.get $oB) (i32.shl (local.get $i) (i32.const 2))) (local.get $cb))))))))`)}`)}
+      (local.set $gn (i32.const 1))
+      (block $gd (loop $gl
+        (br_if $gd (i32.gt_s (i32.shl (local.get $gn) (i32.const 1)) (local.get $m)))
+        (local.set $gn (i32.shl (local.get $gn) (i32.const 1)))
+        (br $gl)))
+      (local.set $d (f32.mul (local.get $thr0) (f32.sqrt (f32.convert_i32_s (local.get $gn)))))
+      ${GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`).join('\n      ')}`)}`)})
+`;
+}
+
+/** The orthonormal 8-point DCT-II matrix: DCT8[k][n]. */
+const DCT8 = Array.from({ length: 8 }, (_, k) => Array.from({ length: 8 }, (_, n) => (k === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8)) * Math.cos((Math.PI * (2 * n + 1) * k) / 16)));
+const f4 = (a) => `(v128.const f32x4 ${a.map((v) => Math.fround(v)).join(' ')})`;
+const splat = (v) => f4([v, v, v, v]);
+
+/**
+ * dct8(planes, planeBytes, W, xs, nx, ys, ny, out): the orthonormal 8x8 DCT of the blocks at
+ * (xs[i], ys[j]) of 3 float planes W wide (planeBytes apart), written block after block, the
+ * 3 planes' 64 coefficients (u * 8 + v) side by side: out[(j * nx + i) * 192 + plane * 64 + k].
+ */
+function dctFunc() {
+  const body = [];
+  // Rows: T[y] = sum_x X[y][x] C[v][x] (v across the two halves).
+  for (let y = 0; y < 8; y++) {
+    body.push(`(local.set $x0 (v128.load offset=0 (local.get $p))) (local.set $x1 (v128.load offset=16 (local.get $p)))`);
+    const terms = [0, 1].map((h) => {
+      let e = null;
+      for (let x = 0; x < 8; x++) {
+        const lane = `(f32x4.splat (f32x4.extract_lane ${x % 4} (local.get $x${x >> 2})))`;
+        const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((v) => DCT8[4 * h + v][x]))})`;
+        e = e ? `(f32x4.add ${e} ${t})` : t;
+      }
+      return e;
+    });
+    body.push(`(local.set $t${y}a ${terms[0]}) (local.set $t${y}b ${terms[1]})`);
+    body.push(`(local.set $p (i32.add (local.get $p) (local.get $rowBytes)))`);
+  }
+  // Columns: out[u] = sum_y C[u][y] T[y].
+  for (let u = 0; u < 8; u++)
+    for (const h of ['a', 'b']) {
+      let e = null;
+      for (let y = 0; y < 8; y++) {
+        const t = `(f32x4.mul (local.get $t${y}${h}) ${splat(DCT8[u][y])})`;
+        e = e ? `(f32x4.add ${e} ${t})` : t;
+      }
+      body.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${e})`);
+    }
+  const tl = [];
+  for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
+  return `  (func (export "dct8") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $o i32) (local $rowBytes i32) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
+    (local.set $rowBytes (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $o (local.get $out))
+    ${loop('dj', 'j', '(i32.const 0)', '(local.get $ny)', '(i32.const 1)', `      ${loop('di', 'i', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `      ${loop('dc', 'c', '(i32.const 0)', '(i32.const 3)', '(i32.const 1)', `
+          (local.set $p (i32.add (i32.add (local.get $planes) (i32.mul (local.get $c) (local.get $planeBytes)))
+            (i32.shl (i32.add (i32.mul (i32.load (i32.add (local.get $ys) (i32.shl (local.get $j) (i32.const 2)))) (local.get $W)) (i32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (i32.const 2))))
+${body.map((l) => '          ' + l).join('\n')}
+          (local.set $o (i32.add (local.get $o) (i32.const 256)))`)}`)}`)})
+`;
+}
+
+/**
+ * idct8add(coef, wsum, W, xs, nx, ys, ny, num, den, planeBytes, win): the inverse of dct8 for
+ * every block's 3 planes (laid out as dct8 writes them), times the 8x8 window of floats at
+ * win, added to the float planes at num, and the block's weight per plane
+ * (wsum[block * 3 + plane]) times the window added to the planes at den.
+ */
+function idctFunc() {
+  const body = [];
+  // Rows: T[u] = sum_v A[u][v] C[v][x] (x across the two halves).
+  for (let u = 0; u < 8; u++) {
+    body.push(`(local.set $x0 (v128.load offset=${u * 32} (local.get $a))) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
+    const terms = [0, 1].map((h) => {
+      let e = null;
+      for (let v = 0; v < 8; v++) {
+        const lane = `(f32x4.splat (f32x4.extract_lane ${v % 4} (local.get $x${v >> 2})))`;
+        const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((x) => DCT8[v][4 * h + x]))})`;
+        e = e ? `(f32x4.add ${e} ${t})` : t;
+      }
+      return e;
+    });
+    body.push(`(local.set $t${u}a ${terms[0]}) (local.set $t${u}b ${terms[1]})`);
+  }
+  // Columns: pixel row y = sum_u C[u][y] T[u], added at its place; the weight added beside.
+  for (let y = 0; y < 8; y++) {
+    for (const h of ['a', 'b']) {
+      let e = null;
+      for (let u = 0; u < 8; u++) {
+        const t = `(f32x4.mul (local.get $t${u}${h}) ${splat(DCT8[u][y])})`;
+        e = e ? `(f32x4.add ${e} ${t})` : t;
+      }
+      const off = h === 'b' ? 16 : 0;
+      const win = `(v128.load offset=${y * 32 + off} (local.get $win))`;
+      body.push(`(v128.store offset=${off} (local.get $p) (f32x4.add (v128.load offset=${off} (local.get $p)) (f32x4.mul ${win} ${e})))`);
+      body.push(`(v128.store offset=${off} (local.get $q) (f32x4.add (v128.load offset=${off} (local.get $q)) (f32x4.mul ${win} (local.get $vw))))`);
+    }
+    body.push(`(local.set $p (i32.add (local.get $p) (local.get $rowBytes))) (local.set $q (i32.add (local.get $q) (local.get $rowBytes)))`);
+  }
+  const tl = [];
+  for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
+  return `  (func (export "idct8add") (param $coef i32) (param $wsum i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $num i32) (param $den i32) (param $planeBytes i32) (param $win i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32) (local $a i32) (local $w i32) (local $off i32) (local $rowBytes i32) (local $vw v128) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
+    (local.set $rowBytes (i32.shl (local.get $W) (i32.const 2)))
+    (local.set $a (local.get $coef))
+    (local.set $w (local.get $wsum))
+    ${loop('ij', 'j', '(i32.const 0)', '(local.get $ny)', '(i32.const 1)', `      ${loop('ii', 'i', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `      ${loop('ic', 'c', '(i32.const 0)', '(i32.const 3)', '(i32.const 1)', `
+          (local.set $off (i32.add (i32.mul (local.get $c) (local.get $planeBytes))
+            (i32.shl (i32.add (i32.mul (i32.load (i32.add (local.get $ys) (i32.shl (local.get $j) (i32.const 2)))) (local.get $W)) (i32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (i32.const 2))))
+          (local.set $p (i32.add (local.get $num) (local.get $off)))
+          (local.set $q (i32.add (local.get $den) (local.get $off)))
+          (local.set $vw (f32x4.splat (f32.load (local.get $w))))
+${body.map((l) => '          ' + l).join('\n')}
+          (local.set $a (i32.add (local.get $a) (i32.const 256)))
+          (local.set $w (i32.add (local.get $w) (i32.const 4)))`)}`)}`)})
+`;
+}
+
 function wat() {
   const accs = [];
   for (let r = 0; r < 4; r++) for (let v = 0; v < 2; v++) accs.push(`(local $acc${r}_${v} v128)`);
@@ -156,7 +408,11 @@ ${rowBlock(1)}
       (local.set $c (i32.add (local.get $c) (i32.mul (local.get $M) (local.get $nb))))
       (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
       (br $bl))))
-${geluFunc()})
+${geluFunc()}
+${collabFunc()}
+${GROUP_SIZES.map(groupFunc).join('\n')}
+${dctFunc()}
+${idctFunc()})
 `;
 }
 

@@ -129,7 +129,7 @@ export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}):
   return decodeImage(mae, runner, name, { onProgress: opts.onProgress }).image;
 }
 
-/** For denoise, progress counts the model's windows and then the Wiener stage as a quarter of them. */
+/** For denoise, progress counts the model's windows, then the Wiener passes and the collaborative stage as shares of them. */
 export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   /** Noise sigma on the 0..255 scale, or 'auto' (default) to estimate it. */
   sigma?: number | 'auto';
@@ -141,8 +141,8 @@ export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   wiener?: number;
   /** Block stride of the Wiener passes in pixels, 1..8 (default 3; 2 is a little better and slower). */
   wienerStride?: number;
-  /** Adds a collaborative (block-matching) Wiener pass: about +0.25 dB, several times the stage's time. */
-  wienerMatch?: boolean;
+  /** The collaborative stage on groups of similar blocks (BM3D's two steps around the model's estimate; default true). */
+  collab?: boolean;
 }
 
 export interface DenoisedImage extends RawImage {
@@ -162,7 +162,8 @@ export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Pro
   const img = await toRawImage(image);
   const runner = await useModel(opts);
   checkWiener(opts.wiener, opts.wienerStride);
-  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, wienerMatch: opts.wienerMatch, onProgress: opts.onProgress });
+  if (opts.collab !== undefined && typeof opts.collab !== 'boolean') throw new UsageError(`collab must be true or false, got ${String(opts.collab)}`);
+  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, onProgress: opts.onProgress });
   return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
 }
 

@@ -208,12 +208,12 @@ describe('mae denoise (tiny untrained model)', () => {
     expect(j.failed).toEqual([{ input: path.join(dir, 'noisy', 'broken.png'), output: path.join(out, 'broken.png'), error: expect.stringMatching(/broken\.png is not an image/) }]);
   });
 
-  it('runs the collaborative Wiener pass with --wiener-match', async () => {
+  it('leaves the collaborative stage out with --no-collab', async () => {
     const plain = path.join(dir, 'plain.png');
     const matched = path.join(dir, 'matched.png');
     const input = path.join(dir, 'noisy', 'one.png');
-    expect((await run(['denoise', input, '-o', plain, '--model', model, '--sigma', '20'])).code).toBe(0);
-    const r = await run(['denoise', input, '-o', matched, '--model', model, '--sigma', '20', '--wiener-match', '--json']);
+    expect((await run(['denoise', input, '-o', plain, '--model', model, '--sigma', '20', '--no-collab'])).code).toBe(0);
+    const r = await run(['denoise', input, '-o', matched, '--model', model, '--sigma', '20', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).files[0]).toMatchObject({ output: matched, width: 96, height: 72 });
     const a = await sharp(plain).raw().toBuffer();
@@ -261,8 +261,8 @@ describe('denoise() in process', () => {
       const r = denoise(runner, img, { sigma: 15 });
       expect([r.image.width, r.image.height, r.image.data.length]).toEqual([W, H, W * H * 3]);
       expect(r).toMatchObject({ sigma: 15, sigmaEstimated: false });
-      // All input and no Wiener pass: the input back exactly. The Wiener passes then change it.
-      expect(Array.from(denoise(runner, img, { sigma: 15, inputWeight: 1, wiener: 0 }).image.data)).toEqual(Array.from(img.data));
+      // All input and no stage after the model: the input back exactly. The later stages then change it.
+      expect(Array.from(denoise(runner, img, { sigma: 15, inputWeight: 1, wiener: 0, collab: false }).image.data)).toEqual(Array.from(img.data));
       expect(Array.from(denoise(runner, img, { sigma: 15, inputWeight: 1 }).image.data)).not.toEqual(Array.from(img.data));
       const f: FloatImage = { width: W, height: H, data: Float32Array.from(img.data, (v) => v / 255 - 0.5) };
       const e = denoiseFloat(runner, f, { sigma: 15, ensemble: 4, inputWeight: 0 });

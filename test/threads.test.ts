@@ -70,3 +70,32 @@ describe('runner threads', () => {
     }
   });
 });
+
+describe('the denoiser stages after the model on the runner threads', () => {
+  it('cut the image into ranges of rows that the helper takes too, and give the same image as one thread', async () => {
+    const { runStage, collaborativeRefine } = await import('../src/denoise/stages');
+    const clean = image(160, 200, 4);
+    const noisy = { ...clean, data: clean.data.map((v, i) => v + 0.08 * Math.sin(i * 12.9898) * 1.7) };
+    const two = await MaeRunner.load(dir, 'wasm', { threads: 2 });
+    try {
+      expect(await two.helpersReady()).toBe(1);
+      for (const [stage, pilot] of [['wiener', clean], ['collab', null], ['collab', clean]] as const) {
+        const opts = stage === 'wiener' ? { iterations: 2, stride: 3 } : {};
+        const one = runStage(undefined, stage, noisy, pilot, 0.08, opts);
+        const calls: number[][] = [];
+        const both = runStage(two, stage, noisy, pilot, 0.08, opts, (d, t) => calls.push([d, t]));
+        // Four parts (two per thread), progress after each; the helper ran some.
+        expect(calls).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+        expect(two.lastHelperBatches).toBeGreaterThan(0);
+        let worst = 0;
+        for (let i = 0; i < one.data.length; i++) worst = Math.max(worst, Math.abs(one.data[i] - both.data[i]));
+        expect(worst).toBeLessThan(1e-5);
+      }
+      const a = collaborativeRefine(noisy, clean, 0.08);
+      const b = collaborativeRefine(noisy, clean, 0.08, { runner: two });
+      expect(a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0)).toBeLessThan(1e-5);
+    } finally {
+      await two.close();
+    }
+  });
+});

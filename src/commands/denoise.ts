@@ -23,7 +23,8 @@ export default class Denoise extends MaeCommand {
   static summary = 'Remove Gaussian-like noise from photographs with the MAE.';
   static description =
     'Each image goes through the MAE with no patch removed, over non-overlapping windows; the model returns its clean estimate of every patch, and a filter smooths the small steps it leaves along patch borders. ' +
-    "That estimate then guides two passes of Wiener filtering in a sliding 8x8 DCT (BM3D's second step without block matching): each coefficient of the noisy image is kept where the estimate shows signal and removed where it shows only noise, which brings back texture the MAE smoothed away (+1.3 to +3 dB on held-out images). " +
+    "That estimate then guides two passes of Wiener filtering in a sliding 8x8 DCT: each coefficient of the noisy image is kept where the estimate shows signal and removed where it shows only noise, which brings back texture the MAE smoothed away. " +
+    "Last, a collaborative stage filters groups of similar blocks together, as BM3D does: a hard-thresholding pass over the noisy image gives a second estimate that owes nothing to the model, and the two estimates, averaged, guide a collaborative Wiener pass (--no-collab leaves it out). " +
     'The model is blind to the noise level: --sigma (0..255 scale, default: estimated from each image) sets how much of the noisy input is kept and the Wiener gains. ' +
     'Inputs are files, folders (their images) or glob patterns. The output is a folder (one PNG per input, same base name) or, for a single input, a file. ' +
     'Images run in parallel in --jobs worker threads (a single image shares its windows among them); a file that fails is reported at the end and the others still run (exit code 1 if any failed). ' +
@@ -34,9 +35,8 @@ export default class Denoise extends MaeCommand {
     '<%= config.bin %> denoise photo.jpg -o photo-clean.png --sigma 25',
     '<%= config.bin %> denoise noisy/ -o clean/ --jobs 2 --json',
     '<%= config.bin %> denoise - -o - < noisy.png > clean.png',
-    '<%= config.bin %> denoise photo.png -o clean.png --wiener-stride 2   # about +0.1 dB, a little slower',
-    '<%= config.bin %> denoise photo.png -o best.png --wiener 3 --wiener-stride 2 --wiener-match   # best, slowest',
-    '<%= config.bin %> denoise photo.png -o mae-only.png --wiener 0      # the MAE estimate alone',
+    '<%= config.bin %> denoise photo.png -o fast.png --no-collab   # without the collaborative stage: faster, less clean',
+    '<%= config.bin %> denoise photo.png -o mae-only.png --wiener 0 --no-collab   # the MAE estimate alone',
   ];
 
   static strict = false;
@@ -54,7 +54,7 @@ export default class Denoise extends MaeCommand {
     shifts: Flags.integer({ description: 'patch-grid offsets averaged: 1 (default, fastest), 2 (a few hundredths of a dB after the Wiener passes, twice the time) or 4', min: 1, max: 4 }),
     wiener: Flags.integer({ description: "Wiener passes in a sliding 8x8 DCT guided by the MAE's estimate (default 2; 0: the MAE's estimate alone)", min: 0, max: 8 }),
     'wiener-stride': Flags.integer({ description: 'block stride of the Wiener passes in pixels (default 3; 2: about +0.1 dB, slower)', min: 1, max: 8 }),
-    'wiener-match': Flags.boolean({ description: 'add a collaborative Wiener pass over groups of similar blocks (block matching, as BM3D): about +0.25 dB, about 2 s more per 768x512 photo' }),
+    collab: Flags.boolean({ description: 'the collaborative stage: groups of similar blocks filtered together, as BM3D does (default on; --no-collab is faster and less clean)', default: true, allowNo: true }),
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
@@ -85,7 +85,7 @@ export default class Denoise extends MaeCommand {
       shifts: flags.shifts,
       wiener: flags.wiener,
       wienerStride: flags['wiener-stride'],
-      wienerMatch: flags['wiener-match'],
+      collab: flags.collab,
       overwrite: flags.force,
       model: flags.model,
       backend: flags.backend,
@@ -110,7 +110,7 @@ export default class Denoise extends MaeCommand {
   }
 
   /** One image from standard input and/or to standard output, in this thread. */
-  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; wiener?: number; 'wiener-stride'?: number; 'wiener-match'?: boolean; force: boolean; model?: string; backend?: string; jobs?: number }, sigma: number | 'auto'): Promise<DenoiseJson> {
+  private async runStdio(args: string[], flags: { output: string; format?: string; stride?: number; shifts?: number; wiener?: number; 'wiener-stride'?: number; collab?: boolean; force: boolean; model?: string; backend?: string; jobs?: number }, sigma: number | 'auto'): Promise<DenoiseJson> {
     if (args.length !== 1) throw new UsageError(`'-' (standard input or output) takes exactly one input, got ${args.length}`);
     const [input] = args;
     const output = flags.output;
@@ -122,7 +122,7 @@ export default class Denoise extends MaeCommand {
     const img = await readImageArg(input);
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.jobs) });
     const bar = this.progress();
-    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], wienerMatch: flags['wiener-match'], onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
+    const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], collab: flags.collab, onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
     bar.done();
     await writeImageArg(output, r, { overwrite: flags.force, format: flags.format });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;

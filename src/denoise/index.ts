@@ -18,7 +18,8 @@ import { RgbImage } from '../image/io';
 import { deblockPass } from './deblock';
 import { estimateSigma } from './sigma';
 import { transformImage, untransformImage } from './transforms';
-import { DEFAULT_WIENER, wienerRefine } from './wiener';
+import { DEFAULT_WIENER } from './wiener';
+import { collaborativeRefine, runStage } from './stages';
 
 export { DEFAULT_WIENER } from './wiener';
 
@@ -48,12 +49,15 @@ export interface DenoiseOptions {
   wiener?: number;
   /** Block stride of the Wiener passes in pixels, 1..8 (default 3). */
   wienerStride?: number;
-  /** Adds a collaborative (block-matching) Wiener pass (wiener.ts; about +0.25 dB, several times the stage's time). */
-  wienerMatch?: boolean;
+  /**
+   * The collaborative stage (collab.ts, default true): BM3D's two steps on groups of similar
+   * blocks, the second guided by the Wiener passes' output fused with the first's.
+   */
+  collab?: boolean;
   batchSize?: number;
   /**
-   * Progress in units of work: the windows of every pass of the model, then the Wiener stage
-   * counted as a quarter of them (about its share of the time).
+   * Progress in units of work: the windows of every pass of the model, then the Wiener passes
+   * and the collaborative stage, each counted as a share of them (about their share of the time).
    */
   onProgress?: (done: number, total: number) => void;
 }
@@ -107,8 +111,10 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const nShifts = opts.shifts ?? 1;
   if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
   const iterations = opts.wiener ?? DEFAULT_WIENER.iterations;
-  // The Wiener stage's share of the progress, in windows.
-  const wienerUnits = (windows: number) => (iterations > 0 || opts.wienerMatch ? Math.ceil((windows * (opts.wienerMatch ? 3 : 1)) / 4) : 0);
+  const collab = opts.collab ?? true;
+  // The shares of the progress of the stages after the model, in windows (about their time).
+  const shares = [iterations > 0 ? 0.25 : 0, collab ? 0.5 : 0];
+  const afterUnits = (windows: number) => Math.ceil(windows * (shares[0] + shares[1]));
   const wOpt = opts.inputWeight ?? 'auto';
   if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
@@ -144,7 +150,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
         onProgress: opts.onProgress
           ? (d, n) => {
               passTotal = n;
-              opts.onProgress!(passDone + d, n * passes.length + wienerUnits(n * passes.length));
+              opts.onProgress!(passDone + d, n * passes.length + afterUnits(n * passes.length));
             }
           : undefined,
       });
@@ -170,13 +176,12 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   if (w > 0) for (let j = 0; j < res.length; j++) res[j] = w * img.data[j] + (1 - w) * res[j];
   const pilot: FloatImage = { width: img.width, height: img.height, data: res };
   const windows = passTotal * passes.length;
-  const extra = wienerUnits(windows);
-  const image = wienerRefine(img, pilot, sigma / 255, {
-    iterations,
-    stride: opts.wienerStride ?? DEFAULT_WIENER.stride,
-    match: opts.wienerMatch ?? false,
-    onProgress: opts.onProgress && windows > 0 ? (d, t) => opts.onProgress!(windows + (extra * d) / t, windows + extra) : undefined,
-  });
+  const total = windows + afterUnits(windows);
+  // Progress of a stage after the model: its share of the windows, after those before it.
+  const sum = shares[0] + shares[1];
+  const stage = (i: number) => (opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (shares.slice(0, i).reduce((a, b) => a + b, 0) + (shares[i] * d) / t)) / sum, total) : undefined);
+  let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, sigma / 255, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
+  if (collab) image = collaborativeRefine(img, image, sigma / 255, { runner, onProgress: stage(1) });
   return { image, sigma, sigmaEstimated: estimated, inputWeight: w };
 }
 

@@ -1,11 +1,13 @@
 /**
  * A helper thread of MaeRunner (see pool.ts): loads its own runner, then, for each run it
- * is sent, takes batches of windows from the shared counter until none is left, posting
- * each output on its port before counting it as posted.
+ * is sent, takes parts (batches of windows, or ranges of rows of a denoising stage) from the
+ * shared counter until none is left, posting each output on its port before counting it as
+ * posted.
  */
 import { MessagePort, parentPort } from 'node:worker_threads';
-import { MaeRunner, WindowBatch } from './runner';
-import type { HelperOutput } from './pool';
+import { MaeRunner } from './runner';
+import type { HelperOutput, HelperTask } from './pool';
+import { rowsPart } from '../denoise/stages';
 
 let loading: Promise<MaeRunner | null> = Promise.resolve(null);
 let port: MessagePort | null = null;
@@ -13,12 +15,7 @@ let port: MessagePort | null = null;
 interface RunMsg {
   run: number;
   id: number;
-  width: number;
-  height: number;
-  input: Float32Array;
-  hint: Float32Array;
-  removed: Uint8Array;
-  batches: WindowBatch[];
+  task: HelperTask;
   queue: Int32Array;
   owner: Int32Array;
 }
@@ -35,13 +32,14 @@ parentPort!.on('message', async (msg: { type: string; [k: string]: unknown }) =>
     const runner = await loading;
     const m = msg as unknown as RunMsg;
     if (!runner || !port) return;
-    const img = (data: Float32Array) => ({ width: m.width, height: m.height, data });
-    const n = m.batches.length;
+    const t = m.task;
+    const img = (data: Float32Array) => ({ width: t.width, height: t.height, data });
+    const n = t.kind === 'windows' ? t.batches.length : t.parts.length;
     for (let j = Atomics.add(m.queue, 0, 1); j < n; j = Atomics.add(m.queue, 0, 1)) {
       Atomics.store(m.owner, j, m.id);
       let o: HelperOutput;
       try {
-        const out = runner.forwardBatch(img(m.input), img(m.hint), m.removed, m.batches[j]);
+        const out = t.kind === 'windows' ? runner.forwardBatch(img(t.input), img(t.hint), t.removed, t.batches[j]) : rowsPart(t, j);
         o = { run: m.run, batch: j, out };
         port.postMessage(o, [out.buffer as ArrayBuffer]);
       } catch (error) {

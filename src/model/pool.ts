@@ -31,7 +31,25 @@ interface Helper {
   state: Int32Array;
 }
 
-/** What a helper posts for each batch it ran. */
+/** The parts of a run: batches of windows of the model, or ranges of output rows of a denoising stage (src/denoise/stages.ts). */
+export type HelperTask =
+  | { kind: 'windows'; width: number; height: number; input: Float32Array; hint: Float32Array; removed: Uint8Array; batches: WindowBatch[] }
+  | RowsTask;
+
+/** Rows [from, to) of a stage of the denoiser that works on whole images (no model): each part is one range. */
+export interface RowsTask {
+  kind: 'rows';
+  stage: 'wiener' | 'collab';
+  width: number;
+  height: number;
+  noisy: Float32Array;
+  pilot: Float32Array | null;
+  sigma: number;
+  opts: Record<string, unknown>;
+  parts: [number, number][];
+}
+
+/** What a helper posts for each part (batch) it ran. */
 export interface HelperOutput {
   run: number;
   batch: number;
@@ -83,23 +101,27 @@ export class HelperPool {
   }
 
   /**
-   * Runs `batches`: `compute(j)` runs batch j here, the helpers run the others; `blend(j, out)`
-   * is called here once for every batch, in batch order.
+   * Runs `batches` of windows: `compute(j)` runs batch j here, the helpers run the others;
+   * `blend(j, out)` is called here once for every batch, in batch order.
    */
   run(input: FloatImage, hint: Float32Array, removed: Uint8Array, batches: WindowBatch[], compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
+    const inputS = shared(Float32Array, input.data);
+    const task: HelperTask = { kind: 'windows', width: input.width, height: input.height, input: inputS, hint: hint === input.data ? inputS : shared(Float32Array, hint), removed: shared(Uint8Array, removed), batches };
+    this.distribute(task, batches.length, compute, blend);
+  }
+
+  /** Runs the parts of a rows task the same way: `compute(j)` runs part j here, `blend(j, out)` is called once per part, in order. */
+  rows(task: RowsTask, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
+    this.distribute({ ...task, noisy: shared(Float32Array, task.noisy), pilot: task.pilot && shared(Float32Array, task.pilot) }, task.parts.length, compute, blend);
+  }
+
+  private distribute(task: HelperTask, n: number, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
     this.drop(this.helpers.filter((h) => Atomics.load(h.state, 0) === -1));
-    const n = batches.length;
     const run = ++this.runs;
-    // queue: [next batch to take, outputs posted]; owner[j]: the helper that took batch j.
+    // queue: [next part to take, outputs posted]; owner[j]: the helper that took part j.
     const queue = shared(Int32Array, 2);
     const owner = shared(Int32Array, n);
-    if (this.helpers.length) {
-      const inputS = shared(Float32Array, input.data);
-      const hintS = hint === input.data ? inputS : shared(Float32Array, hint);
-      const removedS = shared(Uint8Array, removed);
-      for (const h of this.helpers)
-        h.worker.postMessage({ type: 'run', run, id: h.id, width: input.width, height: input.height, input: inputS, hint: hintS, removed: removedS, batches, queue, owner });
-    }
+    for (const h of this.helpers) h.worker.postMessage({ type: 'run', run, id: h.id, task, queue, owner });
     // Outputs are blended in batch order, as one thread would: the sums then come out the
     // same bit for bit whatever the number of threads (outputs that arrive early wait here;
     // every thread takes batches in order, so only a few ever wait).

@@ -14,7 +14,7 @@ import { harmonicFill } from '../image/fill';
 import { RgbImage } from '../image/io';
 import { pixelKnownMask } from '../image/patchify';
 import { initBackend, BackendInfo } from '../runtime/backend';
-import { HelperPool } from './pool';
+import { HelperPool, RowsTask } from './pool';
 
 /** The model shipped with the package. */
 export function defaultModelDir(): string {
@@ -208,6 +208,12 @@ export class MaeRunner {
     else batches.forEach((bt, j) => blend(j, this.forwardBatch(input, hint, removed, bt)));
     for (let i = 0; i < W * H; i++) for (let k = 0; k < 3; k++) acc[i * 3 + k] /= wsum[i];
     return { width: W, height: H, data: acc };
+  }
+
+  /** Runs the parts of a rows task (src/denoise/stages.ts) on this thread and the helpers; `blend(j, out)` once per part, in order. */
+  runRows(task: RowsTask, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
+    if (this.pool) this.pool.rows(task, compute, blend);
+    else task.parts.forEach((_, j) => blend(j, compute(j)));
   }
 
   /** Groups windows by how many patches they show (one forward call needs one count) into batches. */

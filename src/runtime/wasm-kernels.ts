@@ -23,7 +23,7 @@ import { WASM_KERNELS_BASE64 } from './wasm-kernels-binary';
 
 /** The part of the WebAssembly global used here (Node's type definitions leave it out). */
 interface WasmApi {
-  Memory: abstract new (...args: never[]) => object;
+  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer; grow(pages: number): number };
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
@@ -31,6 +31,9 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number, n: number) => void;
 type Gelu = (x: number, out: number, n: number) => void;
+type Dct8 = (planes: number, planeBytes: number, W: number, xs: number, nx: number, ys: number, ny: number, out: number) => void;
+type Idct8Add = (coef: number, wsum: number, W: number, xs: number, nx: number, ys: number, ny: number, num: number, den: number, planeBytes: number, win: number) => void;
+type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number) => void;
 
 /** Kernel name of the fused GELU (registered for wasm only). */
 export const GELU_KERNEL = 'MaeGelu';
@@ -54,10 +57,45 @@ function disabledByEnv(): boolean {
 }
 
 /** Compiles the kernels against `memory` (throws if the module does not instantiate). */
-export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu } {
+export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add } {
   const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
-  const instance = new WA.Instance(new WA.Module(bytes), { env: { memory } });
-  return { bmm: instance.exports.bmm as unknown as Bmm, gelu: instance.exports.gelu as unknown as Gelu };
+  const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
+  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add };
+}
+
+/** The collaborative-filtering kernel (src/denoise/collab.ts) on a memory of its own, which `reserve` grows. */
+export interface CollabKernel {
+  /** The memory's bytes, at least `bytes` long (a new buffer after growth: take views after calling it). */
+  reserve(bytes: number): ArrayBuffer;
+  run: Collab;
+  dct8: Dct8;
+  idct8add: Idct8Add;
+}
+
+let collabKernelCache: CollabKernel | null | undefined;
+
+/** The collaborative-filtering kernel, or null where WebAssembly SIMD is unavailable or MAE_WASM_KERNELS turns it off. */
+export function collabKernel(): CollabKernel | null {
+  if (collabKernelCache !== undefined) return collabKernelCache;
+  collabKernelCache = null;
+  if (disabledByEnv()) return null;
+  try {
+    const memory = new WA.Memory({ initial: 1 });
+    const { collab, dct8, idct8add } = instantiateKernels(memory);
+    collabKernelCache = {
+      reserve(bytes: number): ArrayBuffer {
+        const have = memory.buffer.byteLength;
+        if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
+        return memory.buffer;
+      },
+      run: collab,
+      dct8,
+      idct8add,
+    };
+  } catch {
+    collabKernelCache = null;
+  }
+  return collabKernelCache;
 }
 
 
@@ -72,7 +110,7 @@ export function installWasmKernels(): boolean {
   const backend = tf.backend() as unknown as WasmBackendLike;
   const memory = backend.wasm?.asm?.memory;
   const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (!(memory instanceof WA.Memory) || !original || typeof backend.makeOutput !== 'function') return false;
+  if (!(memory instanceof (WA.Memory as unknown as abstract new (...a: never[]) => object)) || !original || typeof backend.makeOutput !== 'function') return false;
   let bmm: Bmm;
   let gelu: Gelu;
   try {

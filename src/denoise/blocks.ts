@@ -1,0 +1,239 @@
+/**
+ * 8x8 blocks of an image for the denoiser's transform-domain stages (wiener.ts, collab.ts):
+ * opponent colour planes, a grid of block origins at a stride, gathering blocks into rows of
+ * 64 and putting them back, their 2-D DCT as one 64x64 matMul per band of blocks (tfjs, so it
+ * runs on the backend's fast matMul), and the plan of strips of rows in which an image goes
+ * through so that memory does not grow with its size.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FloatImage } from '../model/runner';
+
+export const B = 8;
+export const BB = B * B;
+/** Blocks per matMul (times 3 planes): a few MB per band whatever the image size. */
+const BAND_BLOCKS = 4096;
+
+/** Orthonormal opponent colour transform (rows: luma, red-blue, green against red+blue): the noise stays white with the same sigma in every plane. */
+const OPP = [
+  [1 / Math.sqrt(3), 1 / Math.sqrt(3), 1 / Math.sqrt(3)],
+  [1 / Math.sqrt(2), 0, -1 / Math.sqrt(2)],
+  [1 / Math.sqrt(6), -2 / Math.sqrt(6), 1 / Math.sqrt(6)],
+];
+
+/** The 2-D 8x8 DCT-II as a 64x64 matrix acting on row vectors of a block's pixels (row-major). */
+function dctMatrices(): { fwd: Float32Array; inv: Float32Array } {
+  const c = new Float64Array(BB);
+  for (let k = 0; k < B; k++) for (let n = 0; n < B; n++) c[k * B + n] = (k === 0 ? Math.sqrt(1 / B) : Math.sqrt(2 / B)) * Math.cos((Math.PI * (2 * n + 1) * k) / (2 * B));
+  // coefficient (u, v) = sum over pixels (y, x) of c[u, y] c[v, x] pixel(y, x); fwd[(y, x), (u, v)].
+  const fwd = new Float32Array(BB * BB);
+  const inv = new Float32Array(BB * BB);
+  for (let y = 0; y < B; y++)
+    for (let x = 0; x < B; x++)
+      for (let u = 0; u < B; u++)
+        for (let v = 0; v < B; v++) {
+          const w = c[u * B + y] * c[v * B + x];
+          fwd[(y * B + x) * BB + u * B + v] = w;
+          inv[(u * B + v) * BB + y * B + x] = w;
+        }
+  return { fwd, inv };
+}
+
+let matrices: { fwd: Float32Array; inv: Float32Array } | null = null;
+
+export interface Dct {
+  fwd: tf.Tensor2D;
+  inv: tf.Tensor2D;
+}
+
+/** Runs `f` with the DCT matrices as tensors, disposed after. */
+export function withDct<T>(f: (dct: Dct) => T): T {
+  matrices ??= dctMatrices();
+  const dct = { fwd: tf.tensor2d(matrices.fwd, [BB, BB]), inv: tf.tensor2d(matrices.inv, [BB, BB]) };
+  try {
+    return f(dct);
+  } finally {
+    tf.dispose([dct.fwd, dct.inv]);
+  }
+}
+
+/** Block origins along one axis: every `stride` pixels from `offset` (and 0 first), and the last block flush with the edge. */
+export function blockOrigins(n: number, stride: number, offset = 0): number[] {
+  const out: number[] = offset > 0 && n >= B ? [0] : [];
+  for (let i = offset; i + B <= n; i += stride) out.push(i);
+  if (out.length && out[out.length - 1] !== n - B) out.push(n - B);
+  return out;
+}
+
+/** Rows [top, bottom) of an RGB image as three opponent-colour planes. */
+export function toPlanes(img: FloatImage, top: number, bottom: number): Float32Array[] {
+  const n = img.width * (bottom - top);
+  const planes = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  const d = img.data;
+  const o = top * img.width * 3;
+  for (let i = 0; i < n; i++) {
+    const r = d[o + i * 3];
+    const g = d[o + i * 3 + 1];
+    const b = d[o + i * 3 + 2];
+    for (let c = 0; c < 3; c++) planes[c][i] = OPP[c][0] * r + OPP[c][1] * g + OPP[c][2] * b;
+  }
+  return planes;
+}
+
+/** Writes plane rows [from, from + rows) back as RGB into `out` at image row `to`. */
+export function fromPlanes(planes: Float32Array[], width: number, from: number, rows: number, out: Float32Array, to: number): void {
+  const n = width * rows;
+  const src = from * width;
+  const dst = to * width * 3;
+  for (let i = 0; i < n; i++) {
+    const a = planes[0][src + i];
+    const b = planes[1][src + i];
+    const c = planes[2][src + i];
+    for (let ch = 0; ch < 3; ch++) out[dst + i * 3 + ch] = OPP[0][ch] * a + OPP[1][ch] * b + OPP[2][ch] * c;
+  }
+}
+
+/** The blocks of a region: origins `xs` x `ys` in a W x H region, in bands of rows (one matMul each). */
+export interface Grid {
+  W: number;
+  H: number;
+  xs: number[];
+  ys: number[];
+  /** Bands of block rows, each one matMul. */
+  bands: number[][];
+  /** How many blocks cover each pixel. */
+  count: Float32Array;
+}
+
+export function makeGrid(W: number, H: number, xs: number[], ys: number[]): Grid {
+  const rowsPerBand = Math.max(1, Math.floor(BAND_BLOCKS / xs.length));
+  const bands: number[][] = [];
+  for (let r = 0; r < ys.length; r += rowsPerBand) bands.push(ys.slice(r, r + rowsPerBand));
+  const g: Grid = { W, H, xs, ys, bands, count: new Float32Array(W * H) };
+  coverBlocks(g.count, g, ys);
+  return g;
+}
+
+/** How many bands `ys` makes over `xs` block columns (as makeGrid cuts them). */
+export function bandCount(xs: number, ys: number): number {
+  return Math.ceil(ys / Math.max(1, Math.floor(BAND_BLOCKS / xs)));
+}
+
+/** Copies the blocks of a band, per plane, into rows of 64 (im2col). */
+function gather(planes: Float32Array[], g: Grid, bandYs: number[]): Float32Array {
+  const m = bandYs.length * g.xs.length;
+  const out = new Float32Array(3 * m * BB);
+  for (let c = 0; c < 3; c++) {
+    const p = planes[c];
+    let o = c * m * BB;
+    for (const y of bandYs)
+      for (const x of g.xs)
+        for (let i = 0; i < B; i++) {
+          const s = (y + i) * g.W + x;
+          for (let j = 0; j < B; j++) out[o++] = p[s + j];
+        }
+  }
+  return out;
+}
+
+/** Adds the blocks of a band back at their place (col2im), per plane. */
+export function scatterAdd(blocks: Float32Array, planes: Float32Array[], g: Grid, bandYs: number[]): void {
+  const m = bandYs.length * g.xs.length;
+  const W = g.W;
+  for (let c = 0; c < 3; c++) {
+    const p = planes[c];
+    let o = c * m * BB;
+    for (let yi = 0; yi < bandYs.length; yi++) {
+      const y = bandYs[yi];
+      for (let xi = 0; xi < g.xs.length; xi++) {
+        const x = g.xs[xi];
+        for (let i = 0; i < B; i++) {
+          const s = (y + i) * W + x;
+          for (let j = 0; j < B; j++) p[s + j] += blocks[o + j];
+          o += B;
+        }
+      }
+    }
+  }
+}
+
+/** The DCT coefficients of a band's blocks, per plane: [3 * blocks, 64] (plane-major). */
+export function bandCoeffs(planes: Float32Array[], g: Grid, bi: number, fwd: tf.Tensor2D): tf.Tensor2D {
+  const m = g.bands[bi].length * g.xs.length;
+  return tf.tidy(() => tf.matMul(tf.tensor2d(gather(planes, g, g.bands[bi]), [3 * m, BB]), fwd));
+}
+
+/** All blocks' DCT coefficients per plane ([plane][block * 64 + k], blocks row by row), band by band. */
+export function allCoeffs(g: Grid, band: (bi: number) => tf.Tensor2D): Float32Array[] {
+  const nb = g.xs.length * g.ys.length;
+  const out = [new Float32Array(nb * BB), new Float32Array(nb * BB), new Float32Array(nb * BB)];
+  let first = 0;
+  g.bands.forEach((bandYs, bi) => {
+    const m = bandYs.length * g.xs.length;
+    const t = tf.tidy(() => tf.clone(band(bi)));
+    const d = t.dataSync() as Float32Array;
+    t.dispose();
+    for (let c = 0; c < 3; c++) out[c].set(d.subarray(c * m * BB, (c + 1) * m * BB), first * BB);
+    first += m;
+  });
+  return out;
+}
+
+/**
+ * Adds to every pixel of `target` the weight of each block of the rows `blockYs` covering it:
+ * `weights[first + k]` for the k-th block (row by row), or 1 without weights, times
+ * `window[pixel in block]` where a window is given.
+ */
+export function coverBlocks(target: Float32Array, g: Grid, blockYs: number[], weights?: Float32Array, first = 0, window?: Float32Array): void {
+  let k = first;
+  for (const y of blockYs)
+    for (const x of g.xs) {
+      const w = weights ? weights[k] : 1;
+      k++;
+      for (let i = 0; i < B; i++) {
+        const o = (y + i) * g.W + x;
+        for (let j = 0; j < B; j++) target[o + j] += window ? w * window[i * B + j] : w;
+      }
+    }
+}
+
+/** Divides each plane's sums by its weights; pixels with no weight (a strip margin's edges, never output) keep `fallback`. */
+export function normalize(sums: Float32Array[], weights: (plane: number) => Float32Array, fallback: Float32Array[]): Float32Array[] {
+  sums.forEach((p, c) => {
+    const w = weights(c);
+    for (let i = 0; i < p.length; i++) p[i] = w[i] > 0 ? p[i] / w[i] : fallback[c][i];
+  });
+  return sums;
+}
+
+/** Rows [a, b) of the output, computed from rows [top, bottom) of the input; `ys` the block rows inside, relative to `top`. */
+export interface Strip {
+  a: number;
+  b: number;
+  top: number;
+  bottom: number;
+  ys: number[];
+}
+
+/**
+ * Cuts rows [from, to) of an image H rows high into strips of about `pixels` pixels, each
+ * with `margin` rows of context above and below, and the block rows `ys` each holds whole.
+ */
+export function planStrips(W: number, H: number, ys: number[], margin: number, pixels: number, from = 0, to = H): Strip[] {
+  const rows = Math.max(B, Math.ceil(pixels / W));
+  const strips: Strip[] = [];
+  for (let a = from; a < to; a += rows) {
+    const b = Math.min(to, a + rows);
+    const top = Math.max(0, a - margin);
+    const bottom = Math.min(H, b + margin);
+    strips.push({ a, b, top, bottom, ys: ys.filter((y) => y >= top && y + B <= bottom).map((y) => y - top) });
+  }
+  return strips;
+}
+
+/** Checks a range of output rows of an image `H` rows high (default: all of them). */
+export function rowRange(rows: readonly [number, number] | undefined, H: number, what: string): [number, number] {
+  if (!rows) return [0, H];
+  const [a, b] = rows;
+  if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < b && b <= H)) throw new Error(`${what}: rows must be a range [from, to) within 0..${H}, got [${a}, ${b})`);
+  return [a, b];
+}

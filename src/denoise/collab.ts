@@ -1,0 +1,357 @@
+/**
+ * Collaborative filtering of groups of similar blocks, as in BM3D (Dabov et al., 2007), with
+ * the blocks on a grid: every block of the grid (the reference) is grouped with the blocks of
+ * the grid within `reach` steps that look most like it (at most `group`, a power of 2, the
+ * reference always in). The group's 8x8 DCTs go through a Walsh-Hadamard transform across its
+ * members, the 3-D spectrum is shrunk, and every member's estimate goes back to its place with
+ * the group's weight; estimates are summed in the DCT domain and turned into pixels once.
+ *
+ * Two shrinkages, BM3D's two steps:
+ * - hard thresholding (no pilot): coefficients under lambda x sigma are zeroed, blocks are
+ *   matched on the noisy image, weight 1 / (coefficients kept);
+ * - Wiener (with a pilot, an estimate of the clean image): each coefficient is scaled by
+ *   P^2 / (P^2 + sigma^2), P the pilot's, blocks are matched on the pilot, weight
+ *   1 / sum(gain^2).
+ *
+ * Colour images are filtered in an opponent colour space, every plane with the groups found
+ * on luma. The image goes through in strips of rows with margins wide enough that each strip
+ * comes out as the whole image would give it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FloatImage } from '../model/runner';
+import { collabKernel } from '../runtime/wasm-kernels';
+import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, makeGrid, normalize, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
+
+export interface CollabOptions {
+  /** Grid stride in pixels, 1..8 (default 2). */
+  stride?: number;
+  /** How far group members may lie from the reference, in grid steps (default 6). */
+  reach?: number;
+  /** Most blocks in a group: 1, 2, 4, 8, 16 or 32 (default 16). */
+  group?: number;
+  /**
+   * The shrinkage: 'wiener' (the default with a pilot) or 'hard' (without one; with a pilot,
+   * hard thresholding of the noisy groups matched on the pilot).
+   */
+  shrink?: 'hard' | 'wiener';
+  /** Beta of the Kaiser window weighing each block's pixels when estimates are put back (0, the default: flat; BM3D uses 2). */
+  kaiser?: number;
+  /** Hard threshold in sigmas (default 2.7, BM3D's). */
+  lambda?: number;
+  /** Pixels per strip of rows processed at a time (the result does not depend on it). */
+  stripPixels?: number;
+  /** Where the grid starts, in pixels from the top left corner, 0 (default) to stride - 1 (a block at 0 is added). */
+  offset?: number;
+  /** Output rows [from, to) only (default all): the image returned is that high, its rows those the whole image would have. */
+  rows?: readonly [number, number];
+  /** Use the JavaScript loops even where the WebAssembly kernel runs (for tests). */
+  js?: boolean;
+  /** Reference rows done out of the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Defaults (bench/wiener-tune.js on held-out training images). */
+export const DEFAULT_COLLAB = { stride: 2, reach: 6, group: 16 };
+const DEFAULT_LAMBDA = 2.7;
+/** About 2.3 KB per block (noisy, pilot and summed coefficients of 3 planes). */
+const STRIP_PIXELS = 192 * 1024;
+/** Largest distance to the reference on the 0..255 scale, per pixel: BM3D's thresholds (hard, Wiener) for sigma up to 40, and beyond. */
+const TAU = { hard: [2500, 5000], wiener: [400, 3500] };
+
+const C3 = 3 * BB;
+/** Beta of the Kaiser window that weighs a block's pixels when they are put back (0: flat). */
+const DEFAULT_KAISER = 0;
+
+/** The 8x8 Kaiser window of parameter beta (BM3D's is 2), row-major; all ones at 0. */
+function kaiser(beta: number): Float32Array {
+  const i0 = (x: number) => {
+    let sum = 1;
+    let term = 1;
+    for (let k = 1; k < 30; k++) {
+      term *= (x / (2 * k)) ** 2;
+      sum += term;
+    }
+    return sum;
+  };
+  const w = Array.from({ length: B }, (_, n) => i0(beta * Math.sqrt(1 - ((2 * n) / (B - 1) - 1) ** 2)) / i0(beta));
+  return Float32Array.from({ length: BB }, (_, k) => w[k >> 3] * w[k & 7]);
+}
+
+/** The matching threshold on the sum of squared differences of a block's 64 luma coefficients (the model's scale). */
+const tau = (o: Shrink) => ((o.guided ? TAU.wiener : TAU.hard)[o.sigma * 255 > 40 ? 1 : 0] * BB) / (255 * 255);
+
+/** Unnormalised Walsh-Hadamard transform across the n (a power of 2) rows of 192 of `a`, in place. */
+function wht(a: Float32Array, n: number): void {
+  for (let h = 1; h < n; h *= 2)
+    for (let i = 0; i < n; i += 2 * h)
+      for (let j = i; j < i + h; j++) {
+        const r0 = j * C3;
+        const r1 = (j + h) * C3;
+        for (let k = 0; k < C3; k++) {
+          const x = a[r0 + k];
+          const y = a[r1 + k];
+          a[r0 + k] = x + y;
+          a[r1 + k] = x - y;
+        }
+      }
+}
+
+/** Every block's DCT coefficients, the 3 planes side by side: [block * 192 + plane * 64 + k]. */
+function coefficients(planes: Float32Array[], g: Grid, fwd: tf.Tensor2D): Float32Array {
+  const out = new Float32Array(g.xs.length * g.ys.length * C3);
+  let first = 0;
+  g.bands.forEach((bandYs, bi) => {
+    const m = bandYs.length * g.xs.length;
+    const t = bandCoeffs(planes, g, bi, fwd);
+    const d = t.dataSync() as Float32Array;
+    t.dispose();
+    for (let c = 0; c < 3; c++) for (let b = 0; b < m; b++) out.set(d.subarray((c * m + b) * BB, (c * m + b + 1) * BB), (first + b) * C3 + c * BB);
+    first += m;
+  });
+  return out;
+}
+
+/**
+ * Filters `noisy` (the model's scale, sigma too): with a pilot, a collaborative Wiener pass
+ * guided by it; without, hard thresholding. Images under 8 pixels either way come back as they are.
+ */
+export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null, sigma: number, opts: CollabOptions = {}): FloatImage {
+  const stride = opts.stride ?? DEFAULT_COLLAB.stride;
+  const reach = opts.reach ?? DEFAULT_COLLAB.reach;
+  const group = opts.group ?? DEFAULT_COLLAB.group;
+  const lambda = opts.lambda ?? DEFAULT_LAMBDA;
+  if (!(Number.isInteger(stride) && stride >= 1 && stride <= B)) throw new Error(`collaborative filter: stride must be an integer from 1 to ${B}, got ${String(opts.stride)}`);
+  if (!(Number.isInteger(reach) && reach >= 0 && reach <= 16)) throw new Error(`collaborative filter: reach must be an integer from 0 to 16, got ${String(opts.reach)}`);
+  if (![1, 2, 4, 8, 16, 32].includes(group)) throw new Error(`collaborative filter: group must be 1, 2, 4, 8, 16 or 32, got ${String(opts.group)}`);
+  if (!(lambda > 0)) throw new Error(`collaborative filter: lambda must be positive, got ${String(opts.lambda)}`);
+  if (pilot && (noisy.width !== pilot.width || noisy.height !== pilot.height)) throw new Error('collaborative filter: the noisy image and the pilot differ in size');
+  const W = noisy.width;
+  const H = noisy.height;
+  const [r0, r1] = rowRange(opts.rows, H, 'collaborative filter');
+  const base = pilot ?? noisy;
+  if (W < B || H < B || !(sigma > 0)) return opts.rows ? { width: W, height: r1 - r0, data: base.data.slice(r0 * W * 3, r1 * W * 3) } : base;
+  const offset = opts.offset ?? 0;
+  if (!(Number.isInteger(offset) && offset >= 0 && offset < stride)) throw new Error(`collaborative filter: offset must be an integer from 0 to stride - 1, got ${String(opts.offset)}`);
+  const xs = blockOrigins(W, stride, offset);
+  // A reference's members lie within reach steps of it, and a pixel gets estimates from the
+  // members covering it: an output row depends on rows within 2 * reach * stride + 8.
+  const margin = 2 * reach * stride + B + 2;
+  const strips = planStrips(W, H, blockOrigins(H, stride, offset), margin, Math.max(opts.stripPixels ?? STRIP_PIXELS, 4 * margin * W), r0, r1);
+  const total = strips.reduce((n, s) => n + s.ys.length, 0);
+  let done = 0;
+  const tick = opts.onProgress ? () => opts.onProgress!(++done, total) : undefined;
+  const out = new Float32Array(W * (r1 - r0) * 3);
+  const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, js: opts.js, window: kaiser(opts.kaiser ?? DEFAULT_KAISER) };
+  withDct((dct) => {
+    for (const s of strips) {
+      const g = makeGrid(W, s.bottom - s.top, xs, s.ys);
+      const n = toPlanes(noisy, s.top, s.bottom);
+      const p = pilot ? toPlanes(pilot, s.top, s.bottom) : n;
+      const r = (shrink.js ? null : filterRegionWasm(n, p, g, shrink, tick)) ?? filterRegion(n, p, g, shrink, dct, tick);
+      fromPlanes(r, W, s.a - s.top, s.b - s.a, out, s.a - r0);
+    }
+  });
+  return { width: W, height: r1 - r0, data: out };
+}
+
+interface Shrink {
+  hard: boolean;
+  /** Blocks are matched on a pilot (else on the noisy image). */
+  guided: boolean;
+  /** Weights of a block's pixels when its estimates are put back (8x8, row-major). */
+  window: Float32Array;
+  sigma: number;
+  lambda: number;
+  group: number;
+  reach: number;
+  /** The JavaScript loops even where the WebAssembly kernel runs (tests). */
+  js?: boolean;
+}
+
+/** The pass over one region (all columns, some rows) given as planes; `p` is `n` for hard thresholding. */
+function filterRegion(n: Float32Array[], p: Float32Array[], g: Grid, o: Shrink, dct: Dct, tick?: () => void): Float32Array[] {
+  const nx = g.xs.length;
+  const ny = g.ys.length;
+  const nb = nx * ny;
+  const N = coefficients(n, g, dct.fwd);
+  const P = o.guided ? coefficients(p, g, dct.fwd) : N;
+  const { acc, wsum } = groupsJs(N, P, nx, ny, o, tau(o), tick);
+  // Back to pixels: the summed block estimates through one inverse DCT, over the summed weights.
+  const num = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
+  const den = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
+  const wc = [new Float32Array(nb), new Float32Array(nb), new Float32Array(nb)];
+  for (let b = 0; b < nb; b++) for (let c = 0; c < 3; c++) wc[c][b] = wsum[b * 3 + c];
+  let first = 0;
+  for (const bandYs of g.bands) {
+    const m = bandYs.length * nx;
+    const rows = new Float32Array(3 * m * BB);
+    for (let c = 0; c < 3; c++) for (let b = 0; b < m; b++) rows.set(acc.subarray((first + b) * C3 + c * BB, (first + b) * C3 + (c + 1) * BB), (c * m + b) * BB);
+    const outT = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [3 * m, BB]), dct.inv));
+    const px = outT.dataSync() as Float32Array;
+    outT.dispose();
+    for (let i = 0; i < px.length; i++) px[i] *= o.window[i & (BB - 1)];
+    scatterAdd(px, num, g, bandYs);
+    for (let c = 0; c < 3; c++) coverBlocks(den[c], g, bandYs, wc[c], first, o.window);
+    first += m;
+  }
+  return normalize(num, (c) => den[c], p);
+}
+
+/** The groups of every reference block, in JavaScript (what the WebAssembly kernel does, where it is missing). */
+function groupsJs(N: Float32Array, P: Float32Array, nx: number, ny: number, o: Shrink, tau: number, tick?: () => void): { acc: Float32Array; wsum: Float32Array } {
+  const nb = nx * ny;
+  const s2 = o.sigma * o.sigma;
+  const acc = new Float32Array(nb * C3);
+  const wsum = new Float32Array(nb * 3);
+  const K = o.group;
+  const candD = new Float32Array(K + 1);
+  const candB = new Int32Array(K + 1);
+  const G = new Float32Array(K * C3);
+  const Q = new Float32Array(K * C3);
+  const wt = new Float32Array(3);
+  const R = o.reach;
+  for (let iy = 0; iy < ny; iy++) {
+    for (let ix = 0; ix < nx; ix++) {
+      const ref = iy * nx + ix;
+      const ro = ref * C3;
+      // The K nearest blocks within tau (luma coefficients of the pilot, or of the noisy
+      // image), kept sorted; the reference first.
+      candD[0] = -1;
+      candB[0] = ref;
+      let m = 1;
+      for (let jy = Math.max(0, iy - R); jy <= Math.min(ny - 1, iy + R); jy++)
+        for (let jx = Math.max(0, ix - R); jx <= Math.min(nx - 1, ix + R); jx++) {
+          const cb = jy * nx + jx;
+          if (cb === ref) continue;
+          const limit = m === K ? candD[K - 1] : tau;
+          const co = cb * C3;
+          let d = 0;
+          for (let k = 0; k < BB && d < limit; k++) {
+            const e = P[ro + k] - P[co + k];
+            d += e * e;
+          }
+          if (d >= limit) continue;
+          let i = m < K ? m++ : K - 1;
+          while (i > 1 && candD[i - 1] > d) {
+            candD[i] = candD[i - 1];
+            candB[i] = candB[i - 1];
+            i--;
+          }
+          candD[i] = d;
+          candB[i] = cb;
+        }
+      let gn = 1;
+      while (gn * 2 <= m) gn *= 2;
+      for (let t = 0; t < gn; t++) {
+        G.set(N.subarray(candB[t] * C3, candB[t] * C3 + C3), t * C3);
+        if (!o.hard) Q.set(P.subarray(candB[t] * C3, candB[t] * C3 + C3), t * C3);
+      }
+      wht(G, gn);
+      if (o.hard) {
+        // The unnormalised transform scales coefficients by sqrt(gn).
+        const thr = o.lambda * o.sigma * Math.sqrt(gn);
+        for (let c = 0; c < 3; c++) {
+          let kept = 0;
+          for (let t = 0; t < gn; t++)
+            for (let k = t * C3 + c * BB, e = k + BB; k < e; k++) {
+              if (Math.abs(G[k]) < thr) G[k] = 0;
+              else kept++;
+            }
+          wt[c] = 1 / Math.max(1, kept);
+        }
+      } else {
+        wht(Q, gn);
+        const ns2 = gn * s2;
+        for (let c = 0; c < 3; c++) {
+          let sw = 0;
+          for (let t = 0; t < gn; t++)
+            for (let k = t * C3 + c * BB, e = k + BB; k < e; k++) {
+              const q = Q[k] * Q[k];
+              const w = q / (q + ns2);
+              G[k] *= w;
+              sw += w * w;
+            }
+          wt[c] = 1 / Math.max(sw, 1e-6);
+        }
+      }
+      wht(G, gn);
+      // The inverse transform is the forward one over gn.
+      for (let t = 0; t < gn; t++) {
+        const mo = candB[t] * C3;
+        for (let c = 0; c < 3; c++) {
+          const w = wt[c] / gn;
+          for (let k = c * BB, e = k + BB; k < e; k++) acc[mo + k] += w * G[t * C3 + k];
+          wsum[candB[t] * 3 + c] += wt[c];
+        }
+      }
+    }
+    tick?.();
+  }
+  return { acc, wsum };
+}
+
+/**
+ * filterRegion in WebAssembly SIMD (scripts/gen-wasm-kernels.js: the DCTs, the groups and the
+ * inverse DCTs with their sums), or null where the kernel is not available.
+ */
+function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shrink, tick?: () => void): Float32Array[] | null {
+  const k = collabKernel();
+  if (!k) return null;
+  const nx = g.xs.length;
+  const ny = g.ys.length;
+  const nb = nx * ny;
+  const px = g.W * g.H;
+  const planeBytes = px * 4;
+  const blockBytes = C3 * 4;
+  let at = 0;
+  const take = (bytes: number) => ((at += bytes), at - bytes);
+  const oPn = take(3 * planeBytes);
+  const oPp = o.guided ? take(3 * planeBytes) : oPn;
+  const oWin = take(BB * 4);
+  const oXs = take(nx * 4);
+  const oYs = take(ny * 4);
+  const oN = take(nb * blockBytes);
+  const oP = o.guided ? take(nb * blockBytes) : oN;
+  const oA = take(nb * blockBytes);
+  const oW = take(nb * 12);
+  const oNum = take(3 * planeBytes);
+  const oDen = take(3 * planeBytes);
+  const oS = take(256 * o.group + 8 * (o.group + 1));
+  const T = (globalThis as unknown as { __ct?: number[] }).__ct;
+  let t0 = performance.now();
+  const lap = (i: number) => {
+    if (T) {
+      const t = performance.now();
+      T[i] = (T[i] ?? 0) + t - t0;
+      t0 = t;
+    }
+  };
+  const buf = k.reserve(at);
+  n.forEach((plane, c) => new Float32Array(buf, oPn + c * planeBytes, px).set(plane));
+  if (o.guided) p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
+  new Float32Array(buf, oWin, BB).set(o.window);
+  new Int32Array(buf, oXs, nx).set(g.xs);
+  new Int32Array(buf, oYs, ny).set(g.ys);
+  new Float32Array(buf, oA, (oS - oA) / 4).fill(0);
+  lap(0);
+  k.dct8(oPn, planeBytes, g.W, oXs, nx, oYs, ny, oN);
+  if (o.guided) k.dct8(oPp, planeBytes, g.W, oXs, nx, oYs, ny, oP);
+  lap(1);
+  for (let y = 0; y < ny; y++) {
+    k.run(oN, oP, oA, oW, oS, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1);
+    tick?.();
+  }
+  lap(2);
+  k.idct8add(oA, oW, g.W, oXs, nx, oYs, ny, oNum, oDen, planeBytes, oWin);
+  lap(3);
+  const res = [0, 1, 2].map((c) => {
+    const num = new Float32Array(buf, oNum + c * planeBytes, px);
+    const den = new Float32Array(buf, oDen + c * planeBytes, px);
+    const out = new Float32Array(px);
+    const fb = p[c];
+    for (let i = 0; i < px; i++) out[i] = den[i] > 0 ? num[i] / den[i] : fb[i];
+    return out;
+  });
+  lap(4);
+  return res;
+}

@@ -1,0 +1,87 @@
+/**
+ * The denoiser's stages after the model (wiener.ts, collab.ts), on every thread of a runner:
+ * each stage computes any range of output rows on its own (its strips carry their margins),
+ * so the image is cut into ranges that the runner's helper threads and this one take from
+ * one queue (model/pool.ts). The result is the same image as one thread gives.
+ */
+import type { FloatImage, MaeRunner } from '../model/runner';
+import type { RowsTask } from '../model/pool';
+import { collaborativeFilter, CollabOptions } from './collab';
+import { wienerRefine, WienerOptions } from './wiener';
+
+/** Options a stage takes for a range of rows (what crosses to a helper: no callbacks). */
+export type StageOptions = Omit<WienerOptions, 'onProgress' | 'rows'> | Omit<CollabOptions, 'onProgress' | 'rows'>;
+
+/** Part j of a rows task, computed on this thread. */
+export function rowsPart(t: RowsTask, j: number): Float32Array {
+  const img = (data: Float32Array): FloatImage => ({ width: t.width, height: t.height, data });
+  const rows = t.parts[j];
+  if (t.stage === 'wiener') return wienerRefine(img(t.noisy), img(t.pilot!), t.sigma, { ...(t.opts as WienerOptions), rows }).data;
+  return collaborativeFilter(img(t.noisy), t.pilot ? img(t.pilot) : null, t.sigma, { ...(t.opts as CollabOptions), rows }).data;
+}
+
+/** Rows per part at least (smaller images run on this thread alone). */
+const MIN_ROWS = 48;
+
+/**
+ * Runs a stage over the whole image, its rows cut into parts over the runner's threads (on
+ * this thread alone without a runner or helpers). Progress counts parts.
+ */
+export function runStage(
+  runner: Pick<MaeRunner, 'threads' | 'runRows'> | undefined,
+  stage: RowsTask['stage'],
+  noisy: FloatImage,
+  pilot: FloatImage | null,
+  sigma: number,
+  opts: StageOptions,
+  onProgress?: (done: number, total: number) => void,
+): FloatImage {
+  const { width: W, height: H } = noisy;
+  const threads = runner?.threads ?? 1;
+  const n = Math.min(2 * threads, Math.floor(H / MIN_ROWS));
+  const task: RowsTask = { kind: 'rows', stage, width: W, height: H, noisy: noisy.data, pilot: pilot?.data ?? null, sigma, opts: opts as Record<string, unknown>, parts: [] };
+  if (threads < 2 || n < 2) {
+    task.parts = [[0, H]];
+    const out = rowsPart(task, 0);
+    onProgress?.(1, 1);
+    return { width: W, height: H, data: out };
+  }
+  task.parts = Array.from({ length: n }, (_, i) => [Math.round((i * H) / n), Math.round(((i + 1) * H) / n)] as [number, number]);
+  const out = new Float32Array(W * H * 3);
+  let done = 0;
+  runner!.runRows(
+    task,
+    (j) => rowsPart(task, j),
+    (j, part) => {
+      out.set(part, task.parts[j][0] * W * 3);
+      onProgress?.(++done, n);
+    },
+  );
+  return { width: W, height: H, data: out };
+}
+
+/** The share of the hard-thresholding estimate in the guide of the last pass (bench/collab-tune.js on held-out training images). */
+export const DEFAULT_FUSE = 0.5;
+
+/**
+ * The denoiser's collaborative stage: a hard-thresholding pass over the noisy image (BM3D's
+ * first step, which owes nothing to the model) gives a second estimate of the clean image;
+ * `fuse` x it plus (1 - fuse) x `estimate` guides a collaborative Wiener pass (BM3D's second
+ * step). Two estimates with different errors make a better guide than either. With a
+ * runner, both passes run on its threads.
+ */
+export function collaborativeRefine(
+  noisy: FloatImage,
+  estimate: FloatImage,
+  sigma: number,
+  opts: { fuse?: number; filter?: Omit<CollabOptions, 'onProgress' | 'rows'>; runner?: Pick<MaeRunner, 'threads' | 'runRows'>; onProgress?: (done: number, total: number) => void } = {},
+): FloatImage {
+  const fuse = opts.fuse ?? DEFAULT_FUSE;
+  if (!(fuse >= 0 && fuse <= 1)) throw new Error(`collaborative filter: fuse must be from 0 to 1, got ${String(opts.fuse)}`);
+  const half = (base: number) => (opts.onProgress ? (d: number, t: number) => opts.onProgress!(base + d / t, 2) : undefined);
+  const filter = opts.filter ?? {};
+  const basic = fuse > 0 ? runStage(opts.runner, 'collab', noisy, null, sigma, filter, half(0)) : estimate;
+  const guide = new Float32Array(estimate.data.length);
+  for (let i = 0; i < guide.length; i++) guide[i] = fuse * basic.data[i] + (1 - fuse) * estimate.data[i];
+  return runStage(opts.runner, 'collab', noisy, { ...estimate, data: guide }, sigma, filter, half(1));
+}

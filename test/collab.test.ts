@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { collaborativeFilter } from '../src/denoise/collab';
+import { collaborativeRefine } from '../src/denoise/stages';
+import { FloatImage } from '../src/model/runner';
+import { initBackend } from '../src/runtime/backend';
+import { collabKernel } from '../src/runtime/wasm-kernels';
+import { addNoise, blur, mse } from './helpers/images';
+
+/** Repeated structure (stripes and a checker) for the block matching to find, plus a smooth ramp. */
+function pattern(W: number, H: number): FloatImage {
+  const data = new Float32Array(W * H * 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++)
+      for (let c = 0; c < 3; c++)
+        data[(y * W + x) * 3 + c] = (y < H / 2 ? 0.2 * Math.sign(Math.sin(x / 2.5 + c)) : 0.15 * (((x >> 2) + (y >> 2)) % 2)) + (0.1 * x) / W - 0.05;
+  return { width: W, height: H, data };
+}
+
+const worst = (a: FloatImage, b: FloatImage) => a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
+
+describe('collaborative filtering of similar blocks (BM3D-style)', () => {
+  const clean = pattern(96, 80);
+  const sigma = 0.1;
+  const noisy = addNoise(clean, sigma, 5);
+
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('runs its WebAssembly kernel here', () => {
+    expect(collabKernel()).not.toBeNull();
+  });
+
+  it('hard thresholding removes most of the noise, and the Wiener pass it guides removes more', () => {
+    const basic = collaborativeFilter(noisy, null, sigma);
+    const final = collaborativeFilter(noisy, basic, sigma);
+    expect(mse(basic, clean)).toBeLessThan(0.3 * mse(noisy, clean));
+    expect(mse(final, clean)).toBeLessThan(mse(basic, clean));
+    // Guided by a blurred pilot, the Wiener pass beats the pilot and the noisy image.
+    const pilot = blur(noisy);
+    const guided = collaborativeFilter(noisy, pilot, sigma);
+    expect(mse(guided, clean)).toBeLessThan(mse(pilot, clean));
+    expect(mse(guided, clean)).toBeLessThan(0.5 * mse(noisy, clean));
+  });
+
+  it('gives what the JavaScript loops give (the WebAssembly kernel is a faster copy of them)', () => {
+    for (const [pilot, opts] of [
+      [null, {}],
+      [blur(noisy), {}],
+      [null, { stride: 3, reach: 2, group: 8 }],
+      [blur(noisy), { stride: 1, reach: 3, group: 32 }],
+      [null, { kaiser: 2 }],
+      [blur(noisy), { kaiser: 2, shrink: 'hard' }],
+    ] as const) {
+      const wasm = collaborativeFilter(noisy, pilot, sigma, opts);
+      const js = collaborativeFilter(noisy, pilot, sigma, { ...opts, js: true });
+      // Float sums in another order can swap two blocks at the same distance: close, not equal.
+      expect(worst(wasm, js)).toBeLessThan(2e-3);
+      expect(Math.abs(mse(wasm, clean) - mse(js, clean))).toBeLessThan(1e-6);
+    }
+  });
+
+  it('gives the same image strip by strip as in one piece', () => {
+    for (const js of [false, true])
+      for (const pilot of [null, blur(noisy)]) {
+        const whole = collaborativeFilter(noisy, pilot, sigma, { stripPixels: Infinity, js });
+        // The margins (2 x reach x stride + 10 rows) exceed the strip: this size is a floor; force small strips by a narrow reach.
+        const narrow = { reach: 2, stride: 2 };
+        const wholeN = collaborativeFilter(noisy, pilot, sigma, { ...narrow, stripPixels: Infinity, js });
+        const stripsN = collaborativeFilter(noisy, pilot, sigma, { ...narrow, stripPixels: 1, js });
+        expect(worst(stripsN, wholeN)).toBeLessThan(1e-5);
+        expect(mse(whole, clean)).toBeLessThan(mse(noisy, clean));
+      }
+  });
+
+  it('returns its input at sigma 0 and for an image under 8 pixels, and checks its options', () => {
+    expect(collaborativeFilter(noisy, null, 0)).toBe(noisy);
+    const pilot = blur(noisy);
+    expect(collaborativeFilter(noisy, pilot, 0)).toBe(pilot);
+    const tiny = { width: 7, height: 30, data: new Float32Array(7 * 30 * 3) };
+    expect(collaborativeFilter(tiny, null, 0.1)).toBe(tiny);
+    expect(() => collaborativeFilter(noisy, null, sigma, { stride: 0 })).toThrow(/stride must be an integer from 1 to 8/);
+    expect(() => collaborativeFilter(noisy, null, sigma, { reach: -1 })).toThrow(/reach/);
+    expect(() => collaborativeFilter(noisy, null, sigma, { group: 12 })).toThrow(/group must be 1, 2, 4, 8, 16 or 32/);
+    expect(() => collaborativeFilter(noisy, { ...pilot, width: 8 }, sigma)).toThrow(/differ in size/);
+    expect(() => collaborativeRefine(noisy, pilot, sigma, { fuse: 2 })).toThrow(/fuse must be from 0 to 1/);
+  });
+
+  it('fuses the two estimates to guide its last pass, reports progress to the end, and leaves no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    const pilot = blur(noisy);
+    const calls: number[][] = [];
+    const fused = collaborativeRefine(noisy, pilot, sigma, { onProgress: (d, t) => calls.push([d, t]) });
+    expect(calls[calls.length - 1]).toEqual([2, 2]);
+    expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1][0])).toBe(true);
+    // fuse 0: the Wiener pass guided by the estimate alone; fuse 1: by the hard-thresholded one alone.
+    const alone = collaborativeRefine(noisy, pilot, sigma, { fuse: 0 });
+    expect(worst(alone, collaborativeFilter(noisy, pilot, sigma))).toBe(0);
+    const classical = collaborativeRefine(noisy, pilot, sigma, { fuse: 1 });
+    expect(worst(classical, collaborativeFilter(noisy, collaborativeFilter(noisy, null, sigma), sigma))).toBe(0);
+    expect(mse(fused, clean)).toBeLessThan(mse(alone, clean));
+    collaborativeFilter(noisy, pilot, sigma, { js: true, stripPixels: 1, reach: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
