@@ -209,7 +209,7 @@ const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
  * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
  */
 function collabFunc() {
-  const dist = (from) => rep(8, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
+  const dist = (from, n) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
   return `  (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
     (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32)
     (local $oG i32) (local $oD i32) (local $oB i32)
@@ -234,9 +234,9 @@ function collabFunc() {
             (local.set $limit (select (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $K) (i32.const 1)) (i32.const 2)))) (local.get $tau) (i32.eq (local.get $m) (local.get $K))))
             (local.set $co (i32.add (local.get $oP) (i32.mul (local.get $cb) (i32.const ${vlen}))))
             (local.set $acc (v128.const f32x4 0 0 0 0))
-${dist(0)}
+${dist(0, 4)}
             (if (f32.lt ${hsum('(local.get $acc)')} (local.get $limit)) (then
-${dist(8)}
+${dist(4, 12)}
               (local.set $d ${hsum('(local.get $acc)')})
               (if (f32.lt (local.get $d) (local.get $limit)) (then
                 (local.set $i (select (local.get $m) (i32.sub (local.get $K) (i32.const 1)) (i32.lt_s (local.get $m) (local.get $K))))

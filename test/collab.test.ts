@@ -3,7 +3,7 @@ import { collaborativeFilter } from '../src/denoise/collab';
 import { collaborativeRefine } from '../src/denoise/stages';
 import { FloatImage } from '../src/model/runner';
 import { initBackend } from '../src/runtime/backend';
-import { collabKernel } from '../src/runtime/wasm-kernels';
+import { blockKernels } from '../src/runtime/wasm-kernels';
 import { addNoise, blur, mse } from './helpers/images';
 
 /** Repeated structure (stripes and a checker) for the block matching to find, plus a smooth ramp. */
@@ -28,7 +28,7 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
   });
 
   it('runs its WebAssembly kernel here', () => {
-    expect(collabKernel()).not.toBeNull();
+    expect(blockKernels()).not.toBeNull();
   });
 
   it('hard thresholding removes most of the noise, and the Wiener pass it guides removes more', () => {

@@ -57,6 +57,19 @@ describe('Wiener refinement guided by a pilot', () => {
     }
   });
 
+  it('gives with its WebAssembly kernels what the tfjs matMuls give', () => {
+    const clean = scene(90, 75);
+    const noisy = addNoise(clean, 0.08, 3);
+    const pilot = blur(noisy);
+    for (const [stride, iterations] of [[3, 2], [2, 1], [1, 1]]) {
+      const wasm = wienerRefine(noisy, pilot, 0.08, { stride, iterations });
+      const js = wienerRefine(noisy, pilot, 0.08, { stride, iterations, js: true });
+      let worst = 0;
+      for (let i = 0; i < js.data.length; i++) worst = Math.max(worst, Math.abs(wasm.data[i] - js.data[i]));
+      expect(worst).toBeLessThan(1e-5);
+    }
+  });
+
   it('checks its options and leaves no tensors behind', () => {
     const img = scene(16, 16);
     expect(() => wienerRefine(img, img, 0.1, { stride: 0 })).toThrow(/stride/);
@@ -65,6 +78,7 @@ describe('Wiener refinement guided by a pilot', () => {
     const before = tf.memory().numTensors;
     wienerRefine(addNoise(img, 0.1, 4), img, 0.1, { iterations: 3 });
     wienerRefine(addNoise(img, 0.1, 4), img, 0.1, { iterations: 1, stripPixels: 16 * 8 });
+    wienerRefine(addNoise(img, 0.1, 4), img, 0.1, { iterations: 2, js: true });
     expect(tf.memory().numTensors).toBe(before);
   });
 

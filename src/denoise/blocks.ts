@@ -100,16 +100,29 @@ export interface Grid {
   ys: number[];
   /** Bands of block rows, each one matMul. */
   bands: number[][];
-  /** How many blocks cover each pixel. */
-  count: Float32Array;
+  /** How many blocks cover each pixel (computed on first use). */
+  readonly count: Float32Array;
 }
 
 export function makeGrid(W: number, H: number, xs: number[], ys: number[]): Grid {
   const rowsPerBand = Math.max(1, Math.floor(BAND_BLOCKS / xs.length));
   const bands: number[][] = [];
   for (let r = 0; r < ys.length; r += rowsPerBand) bands.push(ys.slice(r, r + rowsPerBand));
-  const g: Grid = { W, H, xs, ys, bands, count: new Float32Array(W * H) };
-  coverBlocks(g.count, g, ys);
+  let count: Float32Array | null = null;
+  const g: Grid = {
+    W,
+    H,
+    xs,
+    ys,
+    bands,
+    get count(): Float32Array {
+      if (!count) {
+        count = new Float32Array(W * H);
+        coverBlocks(count, g, ys);
+      }
+      return count;
+    },
+  };
   return g;
 }
 

@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
-import { collabKernel } from '../runtime/wasm-kernels';
+import { blockKernels } from '../runtime/wasm-kernels';
 import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, makeGrid, normalize, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
 
 export interface CollabOptions {
@@ -295,7 +295,7 @@ function groupsJs(N: Float32Array, P: Float32Array, nx: number, ny: number, o: S
  * inverse DCTs with their sums), or null where the kernel is not available.
  */
 function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shrink, tick?: () => void): Float32Array[] | null {
-  const k = collabKernel();
+  const k = blockKernels();
   if (!k) return null;
   const nx = g.xs.length;
   const ny = g.ys.length;

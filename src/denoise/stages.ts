@@ -38,7 +38,7 @@ export function runStage(
 ): FloatImage {
   const { width: W, height: H } = noisy;
   const threads = runner?.threads ?? 1;
-  const n = Math.min(2 * threads, Math.floor(H / MIN_ROWS));
+  const n = Math.min(threads, Math.floor(H / MIN_ROWS));
   const task: RowsTask = { kind: 'rows', stage, width: W, height: H, noisy: noisy.data, pilot: pilot?.data ?? null, sigma, opts: opts as Record<string, unknown>, parts: [] };
   if (threads < 2 || n < 2) {
     task.parts = [[0, H]];

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
+import { blockKernels } from '../runtime/wasm-kernels';
 import { B, BB, bandCoeffs, bandCount, blockOrigins, Dct, fromPlanes, Grid, makeGrid, normalize, planStrips, rowRange, scatterAdd, toPlanes, withDct } from './blocks';
 
 export { blockOrigins } from './blocks';
@@ -27,6 +28,8 @@ export interface WienerOptions {
   iterations?: number;
   /** Pixels per strip of rows processed at a time (default about 2M; the result does not depend on it). */
   stripPixels?: number;
+  /** Use tfjs matMuls and JavaScript loops even where the WebAssembly kernels run (for tests). */
+  js?: boolean;
   /** Output rows [from, to) only (default all): the image returned is that high, its rows those the whole image would have. */
   rows?: readonly [number, number];
   /** Work done out of the total, over all strips and passes. */
@@ -36,8 +39,8 @@ export interface WienerOptions {
 /** The stage's defaults (bench/wiener-tune.js on held-out training images). */
 export const DEFAULT_WIENER = { iterations: 2, stride: 3 };
 
-/** Pixels per strip of rows (plus margins) processed at a time: about 10 floats each. */
-const STRIP_PIXELS = 1 << 21;
+/** Pixels per strip of rows (plus margins) processed at a time: about 10 floats each, and 2 x 192 per block. */
+const STRIP_PIXELS = 1 << 19;
 /** Bytes of noisy-block DCT coefficients kept across passes (above it they are recomputed each pass). */
 const CACHE_BYTES = 192 * 1024 * 1024;
 
@@ -86,7 +89,10 @@ export function wienerRefine(noisy: FloatImage, pilot: FloatImage, sigma: number
   const out = new Float32Array(W * (r1 - r0) * 3);
   withDct((dct) => {
     for (const s of strips) {
-      const p = refineRegion(toPlanes(noisy, s.top, s.bottom), toPlanes(pilot, s.top, s.bottom), makeGrid(W, s.bottom - s.top, xs, s.ys), sigma, iterations, dct, tick);
+      const n = toPlanes(noisy, s.top, s.bottom);
+      const p0 = toPlanes(pilot, s.top, s.bottom);
+      const g = makeGrid(W, s.bottom - s.top, xs, s.ys);
+      const p = (opts.js ? null : refineRegionWasm(n, p0, g, sigma, iterations, tick)) ?? refineRegion(n, p0, g, sigma, iterations, dct, tick);
       fromPlanes(p, W, s.a - s.top, s.b - s.a, out, s.a - r0);
     }
   });
@@ -110,4 +116,63 @@ function refineRegion(n: Float32Array[], pilot: Float32Array[], g: Grid, sigma: 
   } finally {
     tf.dispose(cache);
   }
+}
+
+/**
+ * refineRegion with the WebAssembly kernels (the DCTs and the inverse DCTs with their sums, as
+ * collab.ts uses them), or null where they are not available. Progress: one tick per band.
+ */
+function refineRegionWasm(n: Float32Array[], pilot: Float32Array[], g: Grid, sigma: number, iterations: number, tick?: () => void): Float32Array[] | null {
+  const k = blockKernels();
+  if (!k) return null;
+  const nx = g.xs.length;
+  const ny = g.ys.length;
+  const nb = nx * ny;
+  const px = g.W * g.H;
+  const planeBytes = px * 4;
+  const blockBytes = 3 * BB * 4;
+  let at = 0;
+  const take = (bytes: number) => ((at += bytes), at - bytes);
+  const oPn = take(3 * planeBytes);
+  const oPp = take(3 * planeBytes);
+  const oWin = take(BB * 4);
+  const oXs = take(nx * 4);
+  const oYs = take(ny * 4);
+  const oN = take(nb * blockBytes);
+  const oP = take(nb * blockBytes);
+  const oOnes = take(nb * 12);
+  const oNum = take(3 * planeBytes);
+  const oDen = take(3 * planeBytes);
+  const buf = k.reserve(at);
+  n.forEach((plane, c) => new Float32Array(buf, oPn + c * planeBytes, px).set(plane));
+  new Float32Array(buf, oWin, BB).fill(1);
+  new Int32Array(buf, oXs, nx).set(g.xs);
+  new Int32Array(buf, oYs, ny).set(g.ys);
+  new Float32Array(buf, oOnes, nb * 3).fill(1);
+  k.dct8(oPn, planeBytes, g.W, oXs, nx, oYs, ny, oN);
+  const N = new Float32Array(buf, oN, nb * 3 * BB);
+  const P = new Float32Array(buf, oP, nb * 3 * BB);
+  const s2 = sigma * sigma;
+  const bands = g.bands.length;
+  let p = pilot;
+  for (let it = 0; it < iterations; it++) {
+    p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
+    k.dct8(oPp, planeBytes, g.W, oXs, nx, oYs, ny, oP);
+    for (let i = 0; i < P.length; i++) {
+      const q = P[i] * P[i];
+      P[i] = (N[i] * q) / (q + s2);
+    }
+    new Float32Array(buf, oNum, 6 * px).fill(0);
+    k.idct8add(oP, oOnes, g.W, oXs, nx, oYs, ny, oNum, oDen, planeBytes, oWin);
+    const prev = p;
+    const count = g.count;
+    p = [0, 1, 2].map((c) => {
+      const num = new Float32Array(buf, oNum + c * planeBytes, px);
+      const out = new Float32Array(px);
+      for (let i = 0; i < px; i++) out[i] = count[i] > 0 ? num[i] / count[i] : prev[c][i];
+      return out;
+    });
+    for (let b = 0; b < bands; b++) tick?.();
+  }
+  return p;
 }

@@ -63,8 +63,8 @@ export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; coll
   return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add };
 }
 
-/** The collaborative-filtering kernel (src/denoise/collab.ts) on a memory of its own, which `reserve` grows. */
-export interface CollabKernel {
+/** The block-transform kernels of the denoiser (src/denoise/collab.ts and wiener.ts) on a memory of their own, which `reserve` grows. */
+export interface BlockKernels {
   /** The memory's bytes, at least `bytes` long (a new buffer after growth: take views after calling it). */
   reserve(bytes: number): ArrayBuffer;
   run: Collab;
@@ -72,17 +72,17 @@ export interface CollabKernel {
   idct8add: Idct8Add;
 }
 
-let collabKernelCache: CollabKernel | null | undefined;
+let blockKernelsCache: BlockKernels | null | undefined;
 
-/** The collaborative-filtering kernel, or null where WebAssembly SIMD is unavailable or MAE_WASM_KERNELS turns it off. */
-export function collabKernel(): CollabKernel | null {
-  if (collabKernelCache !== undefined) return collabKernelCache;
-  collabKernelCache = null;
+/** The block-transform kernels, or null where WebAssembly SIMD is unavailable or MAE_WASM_KERNELS turns them off. */
+export function blockKernels(): BlockKernels | null {
+  if (blockKernelsCache !== undefined) return blockKernelsCache;
+  blockKernelsCache = null;
   if (disabledByEnv()) return null;
   try {
     const memory = new WA.Memory({ initial: 1 });
     const { collab, dct8, idct8add } = instantiateKernels(memory);
-    collabKernelCache = {
+    blockKernelsCache = {
       reserve(bytes: number): ArrayBuffer {
         const have = memory.buffer.byteLength;
         if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
@@ -93,9 +93,9 @@ export function collabKernel(): CollabKernel | null {
       idct8add,
     };
   } catch {
-    collabKernelCache = null;
+    blockKernelsCache = null;
   }
-  return collabKernelCache;
+  return blockKernelsCache;
 }
 
 

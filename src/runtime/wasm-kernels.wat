@@ -281,11 +281,11 @@
                 (local.set $x (f32x4.sub (v128.load offset=16 (local.get $ro)) (v128.load offset=16 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=32 (local.get $ro)) (v128.load offset=32 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=48 (local.get $ro)) (v128.load offset=48 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
+            (if (f32.lt (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))) (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))) (local.get $limit)) (then
                 (local.set $x (f32x4.sub (v128.load offset=64 (local.get $ro)) (v128.load offset=64 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=80 (local.get $ro)) (v128.load offset=80 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=96 (local.get $ro)) (v128.load offset=96 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=112 (local.get $ro)) (v128.load offset=112 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
-            (if (f32.lt (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc))) (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))) (local.get $limit)) (then
                 (local.set $x (f32x4.sub (v128.load offset=128 (local.get $ro)) (v128.load offset=128 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=144 (local.get $ro)) (v128.load offset=144 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
                 (local.set $x (f32x4.sub (v128.load offset=160 (local.get $ro)) (v128.load offset=160 (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
