@@ -2,7 +2,8 @@
 /**
  * Makes the README's pictures (docs/images/*.png): 256x256 crops of a test image with
  * (1) 75% of patches removed, harmonic interpolation, the MAE; (2) noise sigma 25, the
- * MAE's estimate alone and the denoiser's output (that estimate plus its Wiener passes);
+ * MAE's estimate alone, with the Wiener passes it guides (--no-collab), and the denoiser's
+ * output (plus the collaborative stage), with their PSNRs printed;
  * (3) a stroke mask, OpenCV Telea, the MAE inpainter.
  * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y]
  */
@@ -18,6 +19,7 @@ const { inpaint } = require('../dist/inpaint');
 const { strokeMask } = require('../dist/inpaint/masks');
 const { loadOpenCv, cvInpaint } = require('../dist/bench/opencv');
 const { Rng } = require('../dist/util/rng');
+const { psnr } = require('../dist/metrics/psnr');
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
@@ -55,7 +57,9 @@ async function strip(images, file) {
   // (2) denoise sigma 25
   const rng = new Rng(2);
   const noisy = { ...img, data: Uint8Array.from(img.data, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal())))) };
-  await strip([img, noisy, denoise(runner, noisy, { sigma: 25, wiener: 0 }).image, denoise(runner, noisy, { sigma: 25 }).image], path.join(out, 'denoise.png'));
+  const steps = [{ wiener: 0, collab: false }, { collab: false }, {}].map((o) => denoise(runner, noisy, { sigma: 25, ...o }).image);
+  console.log('denoise PSNR (noisy, mae alone, --no-collab, default):', [noisy, ...steps].map((x) => psnr(x.data, img.data).toFixed(2)).join(' '));
+  await strip([img, noisy, ...steps], path.join(out, 'denoise.png'));
   // (3) inpaint strokes
   const sh = strokeMask(S, S, new Rng(3));
   const marked = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(255) }, sh);

@@ -266,28 +266,27 @@ const f4 = (a) => `(v128.const f32x4 ${a.map((v) => Math.fround(v)).join(' ')})`
 const splat = (v) => f4([v, v, v, v]);
 
 /**
- * dct8(planes, planeBytes, W, xs, nx, ys, ny, out): the orthonormal 8x8 DCT of the blocks at
- * (xs[i], ys[j]) of 3 float planes W wide (planeBytes apart), written block after block, the
- * 3 planes' 64 coefficients (u * 8 + v) side by side: out[(j * nx + i) * 192 + plane * 64 + k].
+ * dct8(planes, planeBytes, W, H, xs, nx, ys, ny, rows, out): the orthonormal 8x8 DCT of the
+ * blocks at (xs[i], ys[j]) of 3 float planes W x H (planeBytes apart), written block after
+ * block, the 3 planes' 64 coefficients (u * 8 + v) side by side:
+ * out[(j * nx + i) * 192 + plane * 64 + k]. The 1-D DCT of every row segment (row y, columns
+ * xs[i] to xs[i] + 7) is computed once into `rows` (3 H nx x 32 bytes), which the blocks
+ * overlapping on that row share; each block then transforms its 8 segments down the columns.
  */
 function dctFunc() {
-  const body = [];
-  // Rows: T[y] = sum_x X[y][x] C[v][x] (v across the two halves).
-  for (let y = 0; y < 8; y++) {
-    body.push(`(local.set $x0 (v128.load offset=0 (local.get $p))) (local.set $x1 (v128.load offset=16 (local.get $p)))`);
-    const terms = [0, 1].map((h) => {
-      let e = null;
-      for (let x = 0; x < 8; x++) {
-        const lane = `(f32x4.splat (f32x4.extract_lane ${x % 4} (local.get $x${x >> 2})))`;
-        const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((v) => DCT8[4 * h + v][x]))})`;
-        e = e ? `(f32x4.add ${e} ${t})` : t;
-      }
-      return e;
-    });
-    body.push(`(local.set $t${y}a ${terms[0]}) (local.set $t${y}b ${terms[1]})`);
-    body.push(`(local.set $p (i32.add (local.get $p) (local.get $rowBytes)))`);
-  }
+  // Rows: T[v] = sum_x X[x] C[v][x] (v across the two halves).
+  const terms = [0, 1].map((h) => {
+    let e = null;
+    for (let x = 0; x < 8; x++) {
+      const lane = `(f32x4.splat (f32x4.extract_lane ${x % 4} (local.get $x${x >> 2})))`;
+      const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((v) => DCT8[4 * h + v][x]))})`;
+      e = e ? `(f32x4.add ${e} ${t})` : t;
+    }
+    return e;
+  });
   // Columns: out[u] = sum_y C[u][y] T[y].
+  const cols = [];
+  for (let y = 0; y < 8; y++) cols.push(`(local.set $t${y}a (v128.load offset=0 (local.get $p))) (local.set $t${y}b (v128.load offset=16 (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $rowStride)))`);
   for (let u = 0; u < 8; u++)
     for (const h of ['a', 'b']) {
       let e = null;
@@ -295,18 +294,25 @@ function dctFunc() {
         const t = `(f32x4.mul (local.get $t${y}${h}) ${splat(DCT8[u][y])})`;
         e = e ? `(f32x4.add ${e} ${t})` : t;
       }
-      body.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${e})`);
+      cols.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${e})`);
     }
   const tl = [];
   for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
-  return `  (func (export "dct8") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $out i32)
-    (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $o i32) (local $rowBytes i32) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
-    (local.set $rowBytes (i32.shl (local.get $W) (i32.const 2)))
+  return `  (func (export "dct8") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $H i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $rows i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $c i32) (local $y i32) (local $p i32) (local $o i32) (local $rowStride i32) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
+    (local.set $rowStride (i32.shl (local.get $nx) (i32.const 5)))
+    (local.set $o (local.get $rows))
+    ${loop('rc', 'c', '(i32.const 0)', '(i32.const 3)', '(i32.const 1)', `      ${loop('ry', 'y', '(i32.const 0)', '(local.get $H)', '(i32.const 1)', `      ${loop('ri', 'i', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `
+          (local.set $p (i32.add (i32.add (local.get $planes) (i32.mul (local.get $c) (local.get $planeBytes)))
+            (i32.shl (i32.add (i32.mul (local.get $y) (local.get $W)) (i32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (i32.const 2))))
+          (local.set $x0 (v128.load offset=0 (local.get $p))) (local.set $x1 (v128.load offset=16 (local.get $p)))
+          (v128.store offset=0 (local.get $o) ${terms[0]})
+          (v128.store offset=16 (local.get $o) ${terms[1]})
+          (local.set $o (i32.add (local.get $o) (i32.const 32)))`)}`)}`)}
     (local.set $o (local.get $out))
     ${loop('dj', 'j', '(i32.const 0)', '(local.get $ny)', '(i32.const 1)', `      ${loop('di', 'i', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `      ${loop('dc', 'c', '(i32.const 0)', '(i32.const 3)', '(i32.const 1)', `
-          (local.set $p (i32.add (i32.add (local.get $planes) (i32.mul (local.get $c) (local.get $planeBytes)))
-            (i32.shl (i32.add (i32.mul (i32.load (i32.add (local.get $ys) (i32.shl (local.get $j) (i32.const 2)))) (local.get $W)) (i32.load (i32.add (local.get $xs) (i32.shl (local.get $i) (i32.const 2))))) (i32.const 2))))
-${body.map((l) => '          ' + l).join('\n')}
+          (local.set $p (i32.add (local.get $rows) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (i32.load (i32.add (local.get $ys) (i32.shl (local.get $j) (i32.const 2))))) (local.get $nx)) (local.get $i)) (i32.const 5))))
+${cols.map((l) => '          ' + l).join('\n')}
           (local.set $o (i32.add (local.get $o) (i32.const 256)))`)}`)}`)})
 `;
 }

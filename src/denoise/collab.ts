@@ -136,7 +136,7 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   // A reference's members lie within reach steps of it, and a pixel gets estimates from the
   // members covering it: an output row depends on rows within 2 * reach * stride + 8.
   const margin = 2 * reach * stride + B + 2;
-  const strips = planStrips(W, H, blockOrigins(H, stride, offset), margin, Math.max(opts.stripPixels ?? STRIP_PIXELS, 4 * margin * W), r0, r1);
+  const strips = planStrips(W, H, blockOrigins(H, stride, offset), margin, Math.max(opts.stripPixels ?? STRIP_PIXELS, 2 * margin * W), r0, r1);
   const total = strips.reduce((n, s) => n + s.ys.length, 0);
   let done = 0;
   const tick = opts.onProgress ? () => opts.onProgress!(++done, total) : undefined;
@@ -308,6 +308,7 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   const oPn = take(3 * planeBytes);
   const oPp = o.guided ? take(3 * planeBytes) : oPn;
   const oWin = take(BB * 4);
+  const oRows = take(3 * g.H * nx * 32);
   const oXs = take(nx * 4);
   const oYs = take(ny * 4);
   const oN = take(nb * blockBytes);
@@ -334,8 +335,8 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   new Int32Array(buf, oYs, ny).set(g.ys);
   new Float32Array(buf, oA, (oS - oA) / 4).fill(0);
   lap(0);
-  k.dct8(oPn, planeBytes, g.W, oXs, nx, oYs, ny, oN);
-  if (o.guided) k.dct8(oPp, planeBytes, g.W, oXs, nx, oYs, ny, oP);
+  k.dct8(oPn, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oN);
+  if (o.guided) k.dct8(oPp, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oP);
   lap(1);
   for (let y = 0; y < ny; y++) {
     k.run(oN, oP, oA, oW, oS, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1);

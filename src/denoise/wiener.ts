@@ -136,6 +136,7 @@ function refineRegionWasm(n: Float32Array[], pilot: Float32Array[], g: Grid, sig
   const oPn = take(3 * planeBytes);
   const oPp = take(3 * planeBytes);
   const oWin = take(BB * 4);
+  const oRows = take(3 * g.H * nx * 32);
   const oXs = take(nx * 4);
   const oYs = take(ny * 4);
   const oN = take(nb * blockBytes);
@@ -149,7 +150,7 @@ function refineRegionWasm(n: Float32Array[], pilot: Float32Array[], g: Grid, sig
   new Int32Array(buf, oXs, nx).set(g.xs);
   new Int32Array(buf, oYs, ny).set(g.ys);
   new Float32Array(buf, oOnes, nb * 3).fill(1);
-  k.dct8(oPn, planeBytes, g.W, oXs, nx, oYs, ny, oN);
+  k.dct8(oPn, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oN);
   const N = new Float32Array(buf, oN, nb * 3 * BB);
   const P = new Float32Array(buf, oP, nb * 3 * BB);
   const s2 = sigma * sigma;
@@ -157,7 +158,7 @@ function refineRegionWasm(n: Float32Array[], pilot: Float32Array[], g: Grid, sig
   let p = pilot;
   for (let it = 0; it < iterations; it++) {
     p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
-    k.dct8(oPp, planeBytes, g.W, oXs, nx, oYs, ny, oP);
+    k.dct8(oPp, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oP);
     for (let i = 0; i < P.length; i++) {
       const q = P[i] * P[i];
       P[i] = (N[i] * q) / (q + s2);
