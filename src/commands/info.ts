@@ -11,7 +11,7 @@ export default class InfoCommand extends MaeCommand {
     const info = await getInfo({ backend: flags.backend, model: flags.model });
     this.log(`mae-cli ${info.version} (node ${info.node})`);
     this.log(`backend: ${info.backend} (${info.backendPackage}): ${info.backendReason}`);
-    if (info.simdBatchMatMul !== undefined) this.log(`kernels: ${info.simdBatchMatMul ? "mae's WebAssembly SIMD batched matMul and GELU" : "tfjs's own (MAE_WASM_KERNELS=0)"}`);
+    if (info.simdBatchMatMul !== undefined) this.log(`kernels: ${info.simdBatchMatMul ? "mae's WebAssembly SIMD batched matMul and GELU, and the denoiser's block kernels" : "tfjs's own (MAE_WASM_KERNELS=0)"}`);
     this.log(`threads: ${info.threads} per image (${info.cores} cores; --threads or MAE_THREADS changes it)`);
     if (info.model) {
       const c = info.model.config;

@@ -16,7 +16,11 @@
  * A second kernel, `MaeGelu` (a name of ours; `GELU_KERNEL`), computes the exact GELU in one
  * SIMD pass where tfjs needs five (Erf, which runs scalar libm code, and four elementwise
  * ops): ops.ts calls it when the active backend has it and registers its gradient.
- * `MAE_WASM_KERNELS=0` turns both off.
+ *
+ * The same module also holds the denoiser's block kernels (8x8 DCTs, BM3D-style grouped
+ * filtering: src/denoise/collab.ts and wiener.ts), which `blockKernels()` instantiates on a
+ * memory of their own, whatever the tfjs backend.
+ * `MAE_WASM_KERNELS=0` turns them all off (the tfjs and JavaScript paths remain).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WASM_KERNELS_BASE64 } from './wasm-kernels-binary';
