@@ -318,15 +318,6 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   const oNum = take(3 * planeBytes);
   const oDen = take(3 * planeBytes);
   const oS = take(256 * o.group + 8 * (o.group + 1));
-  const T = (globalThis as unknown as { __ct?: number[] }).__ct;
-  let t0 = performance.now();
-  const lap = (i: number) => {
-    if (T) {
-      const t = performance.now();
-      T[i] = (T[i] ?? 0) + t - t0;
-      t0 = t;
-    }
-  };
   const buf = k.reserve(at);
   n.forEach((plane, c) => new Float32Array(buf, oPn + c * planeBytes, px).set(plane));
   if (o.guided) p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
@@ -334,18 +325,14 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   new Int32Array(buf, oXs, nx).set(g.xs);
   new Int32Array(buf, oYs, ny).set(g.ys);
   new Float32Array(buf, oA, (oS - oA) / 4).fill(0);
-  lap(0);
   k.dct8(oPn, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oN);
   if (o.guided) k.dct8(oPp, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oP);
-  lap(1);
   for (let y = 0; y < ny; y++) {
     k.run(oN, oP, oA, oW, oS, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1);
     tick?.();
   }
-  lap(2);
   k.idct8add(oA, oW, g.W, oXs, nx, oYs, ny, oNum, oDen, planeBytes, oWin);
-  lap(3);
-  const res = [0, 1, 2].map((c) => {
+  return [0, 1, 2].map((c) => {
     const num = new Float32Array(buf, oNum + c * planeBytes, px);
     const den = new Float32Array(buf, oDen + c * planeBytes, px);
     const out = new Float32Array(px);
@@ -353,6 +340,4 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
     for (let i = 0; i < px; i++) out[i] = den[i] > 0 ? num[i] / den[i] : fb[i];
     return out;
   });
-  lap(4);
-  return res;
 }
