@@ -60,7 +60,7 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     }
   });
 
-  it('gives the same image strip by strip as in one piece', () => {
+  it('gives the same image tile by tile (strips of rows, bands of columns) as in one piece', () => {
     for (const js of [false, true])
       for (const pilot of [null, blur(noisy)]) {
         const whole = collaborativeFilter(noisy, pilot, sigma, { stripPixels: Infinity, js });
@@ -69,6 +69,9 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
         const wholeN = collaborativeFilter(noisy, pilot, sigma, { ...narrow, stripPixels: Infinity, js });
         const stripsN = collaborativeFilter(noisy, pilot, sigma, { ...narrow, stripPixels: 1, js });
         expect(worst(stripsN, wholeN)).toBeLessThan(1e-5);
+        // Bands of columns too (wide images): tiles of both kinds, margins clipped at every edge.
+        const tilesN = collaborativeFilter(noisy, pilot, sigma, { ...narrow, stripPixels: 1, bandColumns: 30, js });
+        expect(worst(tilesN, wholeN)).toBeLessThan(1e-5);
         expect(mse(whole, clean)).toBeLessThan(mse(noisy, clean));
       }
   });

@@ -64,31 +64,37 @@ export function blockOrigins(n: number, stride: number, offset = 0): number[] {
   return out;
 }
 
-/** Rows [top, bottom) of an RGB image as three opponent-colour planes. */
-export function toPlanes(img: FloatImage, top: number, bottom: number): Float32Array[] {
-  const n = img.width * (bottom - top);
+/** Rows [top, bottom) and columns [left, right) (default all) of an RGB image as three opponent-colour planes. */
+export function toPlanes(img: FloatImage, top: number, bottom: number, left = 0, right = img.width): Float32Array[] {
+  const w = right - left;
+  const n = w * (bottom - top);
   const planes = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
   const d = img.data;
-  const o = top * img.width * 3;
-  for (let i = 0; i < n; i++) {
-    const r = d[o + i * 3];
-    const g = d[o + i * 3 + 1];
-    const b = d[o + i * 3 + 2];
-    for (let c = 0; c < 3; c++) planes[c][i] = OPP[c][0] * r + OPP[c][1] * g + OPP[c][2] * b;
-  }
+  for (let y = top, i = 0; y < bottom; y++)
+    for (let x = left, o = (y * img.width + left) * 3; x < right; x++, i++, o += 3) {
+      const r = d[o];
+      const g = d[o + 1];
+      const b = d[o + 2];
+      for (let c = 0; c < 3; c++) planes[c][i] = OPP[c][0] * r + OPP[c][1] * g + OPP[c][2] * b;
+    }
   return planes;
 }
 
-/** Writes plane rows [from, from + rows) back as RGB into `out` at image row `to`. */
-export function fromPlanes(planes: Float32Array[], width: number, from: number, rows: number, out: Float32Array, to: number): void {
-  const n = width * rows;
-  const src = from * width;
-  const dst = to * width * 3;
-  for (let i = 0; i < n; i++) {
-    const a = planes[0][src + i];
-    const b = planes[1][src + i];
-    const c = planes[2][src + i];
-    for (let ch = 0; ch < 3; ch++) out[dst + i * 3 + ch] = OPP[0][ch] * a + OPP[1][ch] * b + OPP[2][ch] * c;
+/**
+ * Writes plane rows [from, from + rows) and columns [fromX, fromX + cols) (planes `width`
+ * wide) back as RGB into `out` (`outWidth` wide) at row `to`, column `toX`.
+ */
+export function fromPlanes(planes: Float32Array[], width: number, from: number, rows: number, out: Float32Array, to: number, region?: { fromX: number; cols: number; outWidth: number; toX: number }): void {
+  const { fromX = 0, cols = width, outWidth = width, toX = 0 } = region ?? {};
+  for (let y = 0; y < rows; y++) {
+    const src = (from + y) * width + fromX;
+    const dst = ((to + y) * outWidth + toX) * 3;
+    for (let i = 0; i < cols; i++) {
+      const a = planes[0][src + i];
+      const b = planes[1][src + i];
+      const c = planes[2][src + i];
+      for (let ch = 0; ch < 3; ch++) out[dst + i * 3 + ch] = OPP[0][ch] * a + OPP[1][ch] * b + OPP[2][ch] * c;
+    }
   }
 }
 
@@ -249,4 +255,30 @@ export function rowRange(rows: readonly [number, number] | undefined, H: number,
   const [a, b] = rows;
   if (!(Number.isInteger(a) && Number.isInteger(b) && a >= 0 && a < b && b <= H)) throw new Error(`${what}: rows must be a range [from, to) within 0..${H}, got [${a}, ${b})`);
   return [a, b];
+}
+
+/** Columns [l, r) of the output, computed from columns [left, right) of the input; `xs` the block columns inside, relative to `left`. */
+export interface Band {
+  l: number;
+  r: number;
+  left: number;
+  right: number;
+  xs: number[];
+}
+
+/**
+ * Cuts W columns into bands about `cols` wide (one band when W is under 1.5 times that), each
+ * with `margin` columns of context on both sides, and the block columns `xs` each holds whole.
+ */
+export function planBands(W: number, xs: number[], margin: number, cols: number): Band[] {
+  const n = Math.max(1, Math.round(W / cols));
+  const bands: Band[] = [];
+  for (let i = 0; i < n; i++) {
+    const l = Math.round((i * W) / n);
+    const r = Math.round(((i + 1) * W) / n);
+    const left = Math.max(0, l - margin);
+    const right = Math.min(W, r + margin);
+    bands.push({ l, r, left, right, xs: xs.filter((x) => x >= left && x + B <= right).map((x) => x - left) });
+  }
+  return bands;
 }

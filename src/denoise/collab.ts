@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
 import { blockKernels } from '../runtime/wasm-kernels';
-import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, makeGrid, normalize, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
+import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, makeGrid, normalize, planBands, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
 
 export interface CollabOptions {
   /** Grid stride in pixels, 1..8 (default 2). */
@@ -38,8 +38,10 @@ export interface CollabOptions {
   kaiser?: number;
   /** Hard threshold in sigmas (default 2.7, BM3D's). */
   lambda?: number;
-  /** Pixels per strip of rows processed at a time (the result does not depend on it). */
+  /** Pixels per tile processed at a time (the result does not depend on it). */
   stripPixels?: number;
+  /** Columns per band of a wide image (default 768; the result does not depend on it). */
+  bandColumns?: number;
   /** Where the grid starts, in pixels from the top left corner, 0 (default) to stride - 1 (a block at 0 is added). */
   offset?: number;
   /** Output rows [from, to) only (default all): the image returned is that high, its rows those the whole image would have. */
@@ -53,8 +55,10 @@ export interface CollabOptions {
 /** Defaults (bench/wiener-tune.js on held-out training images). */
 export const DEFAULT_COLLAB = { stride: 2, reach: 6, group: 16 };
 const DEFAULT_LAMBDA = 2.7;
-/** About 2.3 KB per block (noisy, pilot and summed coefficients of 3 planes). */
-const STRIP_PIXELS = 192 * 1024;
+/** Pixels per tile (plus margins): about 2.3 KB per block (noisy, pilot and summed coefficients of 3 planes). */
+const STRIP_PIXELS = 256 * 1024;
+/** Columns per band of a wide image (plus margins). */
+const BAND_COLS = 768;
 /** Largest distance to the reference on the 0..255 scale, per pixel: BM3D's thresholds (hard, Wiener) for sigma up to 40, and beyond. */
 const TAU = { hard: [2500, 5000], wiener: [400, 3500] };
 
@@ -132,23 +136,28 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   if (W < B || H < B || !(sigma > 0)) return opts.rows ? { width: W, height: r1 - r0, data: base.data.slice(r0 * W * 3, r1 * W * 3) } : base;
   const offset = opts.offset ?? 0;
   if (!(Number.isInteger(offset) && offset >= 0 && offset < stride)) throw new Error(`collaborative filter: offset must be an integer from 0 to stride - 1, got ${String(opts.offset)}`);
-  const xs = blockOrigins(W, stride, offset);
   // A reference's members lie within reach steps of it, and a pixel gets estimates from the
-  // members covering it: an output row depends on rows within 2 * reach * stride + 8.
+  // members covering it: an output pixel depends on pixels within 2 * reach * stride + 8.
+  // The image goes through in tiles (bands of columns on wide images, strips of rows) with
+  // that margin on every side, so each comes out as the whole image would give it.
   const margin = 2 * reach * stride + B + 2;
-  const strips = planStrips(W, H, blockOrigins(H, stride, offset), margin, Math.max(opts.stripPixels ?? STRIP_PIXELS, 2 * margin * W), r0, r1);
-  const total = strips.reduce((n, s) => n + s.ys.length, 0);
+  const pixels = opts.stripPixels ?? STRIP_PIXELS;
+  const bands = planBands(W, blockOrigins(W, stride, offset), margin, Math.max(opts.bandColumns ?? BAND_COLS, 2 * margin));
+  const ys = blockOrigins(H, stride, offset);
+  const tiles = bands.flatMap((band) => planStrips(band.right - band.left, H, ys, margin, Math.max(pixels, 2 * margin * (band.right - band.left)), r0, r1).map((strip) => ({ band, strip })));
+  const total = tiles.reduce((n, t) => n + t.strip.ys.length, 0);
   let done = 0;
   const tick = opts.onProgress ? () => opts.onProgress!(++done, total) : undefined;
   const out = new Float32Array(W * (r1 - r0) * 3);
   const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, js: opts.js, window: kaiser(opts.kaiser ?? DEFAULT_KAISER) };
   withDct((dct) => {
-    for (const s of strips) {
-      const g = makeGrid(W, s.bottom - s.top, xs, s.ys);
-      const n = toPlanes(noisy, s.top, s.bottom);
-      const p = pilot ? toPlanes(pilot, s.top, s.bottom) : n;
+    for (const { band, strip: s } of tiles) {
+      const w = band.right - band.left;
+      const g = makeGrid(w, s.bottom - s.top, band.xs, s.ys);
+      const n = toPlanes(noisy, s.top, s.bottom, band.left, band.right);
+      const p = pilot ? toPlanes(pilot, s.top, s.bottom, band.left, band.right) : n;
       const r = (shrink.js ? null : filterRegionWasm(n, p, g, shrink, tick)) ?? filterRegion(n, p, g, shrink, dct, tick);
-      fromPlanes(r, W, s.a - s.top, s.b - s.a, out, s.a - r0);
+      fromPlanes(r, w, s.a - s.top, s.b - s.a, out, s.a - r0, { fromX: band.l - band.left, cols: band.r - band.l, outWidth: W, toX: band.l });
     }
   });
   return { width: W, height: r1 - r0, data: out };
