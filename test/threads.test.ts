@@ -59,7 +59,7 @@ describe('runner threads', () => {
       let last = 0;
       const b = two.run(img, removed, { stride, onProgress: (d, t) => (last = d / t) });
       expect(last).toBe(1);
-      expect(two.lastHelperBatches).toBeGreaterThan(0);
+      expect(two.lastHelperParts).toBeGreaterThan(0);
       // Bit for bit: the outputs are blended in the same order.
       expect(Buffer.from(b.data.buffer).equals(Buffer.from(a.data.buffer))).toBe(true);
       let moved = 0;
@@ -86,7 +86,7 @@ describe('the denoiser stages after the model on the runner threads', () => {
         const both = runStage(two, stage, noisy, pilot, 0.08, opts, (d, t) => calls.push([d, t]));
         // Two parts (one per thread), progress after each; the helper ran one.
         expect(calls).toEqual([[1, 2], [2, 2]]);
-        expect(two.lastHelperBatches).toBeGreaterThan(0);
+        expect(two.lastHelperParts).toBeGreaterThan(0);
         let worst = 0;
         for (let i = 0; i < one.data.length; i++) worst = Math.max(worst, Math.abs(one.data[i] - both.data[i]));
         expect(worst).toBeLessThan(1e-5);

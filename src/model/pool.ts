@@ -69,8 +69,8 @@ function shared<T extends Float32Array | Uint8Array | Int32Array>(Kind: { new (b
 export class HelperPool {
   private helpers: Helper[];
   private runs = 0;
-  /** Batches the helpers ran in the last run. */
-  lastHelperBatches = 0;
+  /** Parts (batches of windows, ranges of rows) the helpers ran in the last run. */
+  lastHelperParts = 0;
 
   private constructor(helpers: Helper[]) {
     this.helpers = helpers;
@@ -129,10 +129,10 @@ export class HelperPool {
     const waiting = new Map<number, Float32Array>();
     let next = 0;
     let left = n;
-    this.lastHelperBatches = 0;
+    this.lastHelperParts = 0;
     const take = (j: number, out: Float32Array, helper = false) => {
       if (merged[j]) return;
-      if (helper) this.lastHelperBatches++;
+      if (helper) this.lastHelperParts++;
       merged[j] = 1;
       left--;
       waiting.set(j, out);

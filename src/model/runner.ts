@@ -143,9 +143,9 @@ export class MaeRunner {
     return (await this.pool?.whenReady()) ?? 0;
   }
 
-  /** Batches of windows the helper threads ran in the last run(). */
-  get lastHelperBatches(): number {
-    return this.pool?.lastHelperBatches ?? 0;
+  /** Parts the helper threads ran in the last run() (batches of windows) or runRows() (ranges of rows). */
+  get lastHelperParts(): number {
+    return this.pool?.lastHelperParts ?? 0;
   }
 
   static async load(modelDir?: string, backend?: string, opts: LoadOptions = {}): Promise<MaeRunner> {
