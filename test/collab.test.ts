@@ -102,6 +102,14 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     const classical = collaborativeRefine(noisy, pilot, sigma, { fuse: 1 });
     expect(worst(classical, collaborativeFilter(noisy, collaborativeFilter(noisy, null, sigma), sigma))).toBe(0);
     expect(mse(fused, clean)).toBeLessThan(mse(alone, clean));
+    // Two grid offsets: each pass averaged over the grid and the grid moved by a pixel (better on
+    // natural images, docs/MODEL.md; on this 4-pixel checker the moved grid is out of step).
+    const two: number[][] = [];
+    const shifted = collaborativeRefine(noisy, pilot, sigma, { shifts: 2, onProgress: (d, t) => two.push([d, t]) });
+    expect(two[two.length - 1]).toEqual([4, 4]);
+    expect(worst(shifted, fused)).toBeGreaterThan(1e-4);
+    expect(mse(shifted, clean)).toBeLessThan(mse(noisy, clean) / 3);
+    expect(() => collaborativeRefine(noisy, pilot, sigma, { shifts: 3 })).toThrow(/shifts must be 1 or 2/);
     collaborativeFilter(noisy, pilot, sigma, { js: true, stripPixels: 1, reach: 1 });
     expect(tf.memory().numTensors).toBe(before);
   });

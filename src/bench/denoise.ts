@@ -131,6 +131,16 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
       },
       seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[2],
     },
+    {
+      name: () => 'mae denoise --collab-shifts 2',
+      run: async (noisy, _n8, sigma) => {
+        const t0 = performance.now();
+        const out = collaborativeRefine(noisy, stages!.wiener, estimated[sigma][estimated[sigma].length - 1] / 255, { runner, shifts: 2 });
+        stages!.seconds[3] = (performance.now() - t0) / 1000;
+        return toRgb(out);
+      },
+      seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[3],
+    },
     { name: () => 'mae + wiener passes (--no-collab)', run: async () => toRgb(stages!.wiener), seconds: () => stages!.seconds[0] + stages!.seconds[1] },
     { name: () => 'mae alone (--wiener 0 --no-collab)', run: async () => toRgb(stages!.mae), seconds: () => stages!.seconds[0] },
     {
