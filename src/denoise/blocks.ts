@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
+import type { BlockKernels } from '../runtime/wasm-kernels';
 
 export const B = 8;
 export const BB = B * B;
@@ -281,4 +282,44 @@ export function planBands(W: number, xs: number[], margin: number, cols: number)
     bands.push({ l, r, left, right, xs: xs.filter((x) => x >= left && x + B <= right).map((x) => x - left) });
   }
   return bands;
+}
+
+/**
+ * A region laid out in the block kernels' memory (collab.ts, wiener.ts): the grid's origins
+ * (written) and the row-DCT scratch, then the caller's areas in the order given, their sizes
+ * in bytes from the size of a set of 3 planes and of a set of every block's 192 coefficients.
+ * Offsets stay valid until the kernels' memory is reserved again.
+ */
+export function kernelRegion<K extends string>(k: BlockKernels, g: Grid, areas: (size: { planes: number; blocks: number }) => Record<K, number>) {
+  const nx = g.xs.length;
+  const ny = g.ys.length;
+  const px = g.W * g.H;
+  const planeBytes = px * 4;
+  const sizes = areas({ planes: 3 * planeBytes, blocks: nx * ny * 3 * BB * 4 });
+  let at = 0;
+  const take = (bytes: number) => ((at += bytes), at - bytes);
+  const oXs = take(nx * 4);
+  const oYs = take(ny * 4);
+  const oRows = take(3 * g.H * nx * 32);
+  const off = {} as Record<K, number>;
+  for (const name of Object.keys(sizes) as K[]) off[name] = take(sizes[name]);
+  const buf = k.reserve(at);
+  new Int32Array(buf, oXs, nx).set(g.xs);
+  new Int32Array(buf, oYs, ny).set(g.ys);
+  const plane = (o: number, c: number) => new Float32Array(buf, o + c * planeBytes, px);
+  return {
+    buf,
+    off,
+    /** Floats at byte offset `o`. */
+    floats: (o: number, n: number) => new Float32Array(buf, o, n),
+    /** Copies 3 planes in at `o`. */
+    put: (o: number, planes: Float32Array[]) => planes.forEach((p, c) => plane(o, c).set(p)),
+    /** Copies of the 3 planes at `o`. */
+    take: (o: number) => [0, 1, 2].map((c) => plane(o, c).slice()),
+    plane,
+    /** dct8 of the grid's blocks of the planes at `src` into `dst`. */
+    dct8: (src: number, dst: number) => k.dct8(src, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, dst),
+    /** idct8add of the grid's blocks at `coef` (weights `wsum`, window `win`) into the planes at `num` and `den`. */
+    idct8add: (coef: number, wsum: number, num: number, den: number, win: number) => k.idct8add(coef, wsum, g.W, oXs, nx, oYs, ny, num, den, planeBytes, win),
+  };
 }

@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
 import { blockKernels } from '../runtime/wasm-kernels';
-import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, makeGrid, normalize, planBands, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
+import { B, BB, bandCoeffs, blockOrigins, fromPlanes, Grid, kernelRegion, makeGrid, normalize, planBands, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
 
 export interface CollabOptions {
   /** Grid stride in pixels, 1..8 (default 2). */
@@ -309,44 +309,31 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   const nx = g.xs.length;
   const ny = g.ys.length;
   const nb = nx * ny;
-  const px = g.W * g.H;
-  const planeBytes = px * 4;
-  const blockBytes = C3 * 4;
-  let at = 0;
-  const take = (bytes: number) => ((at += bytes), at - bytes);
-  const oPn = take(3 * planeBytes);
-  const oPp = o.guided ? take(3 * planeBytes) : oPn;
-  const oWin = take(BB * 4);
-  const oRows = take(3 * g.H * nx * 32);
-  const oXs = take(nx * 4);
-  const oYs = take(ny * 4);
-  const oN = take(nb * blockBytes);
-  const oP = o.guided ? take(nb * blockBytes) : oN;
-  const oA = take(nb * blockBytes);
-  const oW = take(nb * 12);
-  const oNum = take(3 * planeBytes);
-  const oDen = take(3 * planeBytes);
-  const oS = take(256 * o.group + 8 * (o.group + 1));
-  const buf = k.reserve(at);
-  n.forEach((plane, c) => new Float32Array(buf, oPn + c * planeBytes, px).set(plane));
-  if (o.guided) p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
-  new Float32Array(buf, oWin, BB).set(o.window);
-  new Int32Array(buf, oXs, nx).set(g.xs);
-  new Int32Array(buf, oYs, ny).set(g.ys);
-  new Float32Array(buf, oA, (oS - oA) / 4).fill(0);
-  k.dct8(oPn, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oN);
-  if (o.guided) k.dct8(oPp, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oP);
+  const r = kernelRegion(k, g, (size) => ({
+    noisy: size.planes,
+    pilot: o.guided ? size.planes : 0,
+    win: BB * 4,
+    N: size.blocks,
+    P: o.guided ? size.blocks : 0,
+    A: size.blocks,
+    W: nb * 12,
+    num: size.planes,
+    den: size.planes,
+    S: 256 * o.group + 8 * (o.group + 1),
+  }));
+  const { A, W, num, den, S } = r.off;
+  const N = r.off.N;
+  const P = o.guided ? r.off.P : N;
+  r.put(r.off.noisy, n);
+  if (o.guided) r.put(r.off.pilot, p);
+  r.floats(r.off.win, BB).set(o.window);
+  r.floats(A, (S - A) / 4).fill(0);
+  r.dct8(r.off.noisy, N);
+  if (o.guided) r.dct8(r.off.pilot, P);
   for (let y = 0; y < ny; y++) {
-    k.run(oN, oP, oA, oW, oS, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1);
+    k.run(N, P, A, W, S, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1);
     tick?.();
   }
-  k.idct8add(oA, oW, g.W, oXs, nx, oYs, ny, oNum, oDen, planeBytes, oWin);
-  return [0, 1, 2].map((c) => {
-    const num = new Float32Array(buf, oNum + c * planeBytes, px);
-    const den = new Float32Array(buf, oDen + c * planeBytes, px);
-    const out = new Float32Array(px);
-    const fb = p[c];
-    for (let i = 0; i < px; i++) out[i] = den[i] > 0 ? num[i] / den[i] : fb[i];
-    return out;
-  });
+  r.idct8add(A, W, num, den, r.off.win);
+  return normalize(r.take(num), (c) => r.plane(den, c), p);
 }

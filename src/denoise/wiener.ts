@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
 import { blockKernels } from '../runtime/wasm-kernels';
-import { B, BB, bandCoeffs, bandCount, blockOrigins, Dct, fromPlanes, Grid, makeGrid, normalize, planStrips, rowRange, scatterAdd, toPlanes, withDct } from './blocks';
+import { B, BB, bandCoeffs, bandCount, blockOrigins, Dct, fromPlanes, Grid, kernelRegion, makeGrid, normalize, planStrips, rowRange, scatterAdd, toPlanes, withDct } from './blocks';
 
 export { blockOrigins } from './blocks';
 
@@ -125,55 +125,28 @@ function refineRegion(n: Float32Array[], pilot: Float32Array[], g: Grid, sigma: 
 function refineRegionWasm(n: Float32Array[], pilot: Float32Array[], g: Grid, sigma: number, iterations: number, tick?: () => void): Float32Array[] | null {
   const k = blockKernels();
   if (!k) return null;
-  const nx = g.xs.length;
-  const ny = g.ys.length;
-  const nb = nx * ny;
-  const px = g.W * g.H;
-  const planeBytes = px * 4;
-  const blockBytes = 3 * BB * 4;
-  let at = 0;
-  const take = (bytes: number) => ((at += bytes), at - bytes);
-  const oPn = take(3 * planeBytes);
-  const oPp = take(3 * planeBytes);
-  const oWin = take(BB * 4);
-  const oRows = take(3 * g.H * nx * 32);
-  const oXs = take(nx * 4);
-  const oYs = take(ny * 4);
-  const oN = take(nb * blockBytes);
-  const oP = take(nb * blockBytes);
-  const oOnes = take(nb * 12);
-  const oNum = take(3 * planeBytes);
-  const oDen = take(3 * planeBytes);
-  const buf = k.reserve(at);
-  n.forEach((plane, c) => new Float32Array(buf, oPn + c * planeBytes, px).set(plane));
-  new Float32Array(buf, oWin, BB).fill(1);
-  new Int32Array(buf, oXs, nx).set(g.xs);
-  new Int32Array(buf, oYs, ny).set(g.ys);
-  new Float32Array(buf, oOnes, nb * 3).fill(1);
-  k.dct8(oPn, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oN);
-  const N = new Float32Array(buf, oN, nb * 3 * BB);
-  const P = new Float32Array(buf, oP, nb * 3 * BB);
+  const nb = g.xs.length * g.ys.length;
+  const r = kernelRegion(k, g, (size) => ({ noisy: size.planes, pilot: size.planes, win: BB * 4, N: size.blocks, P: size.blocks, ones: nb * 12, num: size.planes, den: size.planes }));
+  const { pilot: oPilot, num, den, ones, win } = r.off;
+  r.put(r.off.noisy, n);
+  r.floats(win, BB).fill(1);
+  r.floats(ones, nb * 3).fill(1);
+  r.dct8(r.off.noisy, r.off.N);
+  const N = r.floats(r.off.N, nb * 3 * BB);
+  const P = r.floats(r.off.P, nb * 3 * BB);
   const s2 = sigma * sigma;
-  const bands = g.bands.length;
   let p = pilot;
   for (let it = 0; it < iterations; it++) {
-    p.forEach((plane, c) => new Float32Array(buf, oPp + c * planeBytes, px).set(plane));
-    k.dct8(oPp, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, oP);
+    r.put(oPilot, p);
+    r.dct8(oPilot, r.off.P);
     for (let i = 0; i < P.length; i++) {
       const q = P[i] * P[i];
       P[i] = (N[i] * q) / (q + s2);
     }
-    new Float32Array(buf, oNum, 6 * px).fill(0);
-    k.idct8add(oP, oOnes, g.W, oXs, nx, oYs, ny, oNum, oDen, planeBytes, oWin);
-    const prev = p;
-    const count = g.count;
-    p = [0, 1, 2].map((c) => {
-      const num = new Float32Array(buf, oNum + c * planeBytes, px);
-      const out = new Float32Array(px);
-      for (let i = 0; i < px; i++) out[i] = count[i] > 0 ? num[i] / count[i] : prev[c][i];
-      return out;
-    });
-    for (let b = 0; b < bands; b++) tick?.();
+    r.floats(num, 6 * g.W * g.H).fill(0);
+    r.idct8add(r.off.P, ones, num, den, win);
+    p = normalize(r.take(num), () => g.count, p);
+    for (let b = 0; b < g.bands.length; b++) tick?.();
   }
   return p;
 }
