@@ -108,7 +108,7 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
   // guides, the collaborative stage. The rows without a later stage score an earlier output
   // (their time is that of the stages they run); the classical row runs BM3D's two steps
   // alone (collab.ts with no model), so the table shows what the model adds.
-  let stages: { mae: FloatImage; wiener: FloatImage; seconds: number[] } | null = null;
+  let stages: { mae: FloatImage; wiener: FloatImage; sigma: number; seconds: number[] } | null = null;
   const methods: Method[] = [
     {
       name: () => 'mae denoise (default)',
@@ -126,16 +126,16 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
         const wiener = runStage(runner, 'wiener', noisy, r.image, r.sigma / 255, DEFAULT_WIENER);
         const tWiener = lap();
         const out = collaborativeRefine(noisy, wiener, r.sigma / 255, { runner });
-        stages = { mae: r.image, wiener, seconds: [tMae, tWiener, lap()] };
+        stages = { mae: r.image, wiener, sigma: r.sigma, seconds: [tMae, tWiener, lap()] };
         return toRgb(out);
       },
       seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[2],
     },
     {
       name: () => 'mae denoise --collab-shifts 2',
-      run: async (noisy, _n8, sigma) => {
+      run: async (noisy) => {
         const t0 = performance.now();
-        const out = collaborativeRefine(noisy, stages!.wiener, estimated[sigma][estimated[sigma].length - 1] / 255, { runner, shifts: 2 });
+        const out = collaborativeRefine(noisy, stages!.wiener, stages!.sigma / 255, { runner, shifts: 2 });
         stages!.seconds[3] = (performance.now() - t0) / 1000;
         return toRgb(out);
       },
@@ -145,7 +145,7 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
     { name: () => 'mae alone (--wiener 0 --no-collab)', run: async () => toRgb(stages!.mae), seconds: () => stages!.seconds[0] },
     {
       name: () => 'classical only: collaborative stage, no model',
-      run: async (noisy, _n8, sigma) => toRgb(collaborativeRefine(noisy, noisy, estimated[sigma][estimated[sigma].length - 1] / 255, { fuse: 1, runner })),
+      run: async (noisy) => toRgb(collaborativeRefine(noisy, noisy, stages!.sigma / 255, { fuse: 1, runner })),
     },
     { name: (s) => `gaussian blur (sigma ${blurSigmaFor(s).toFixed(2)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.blur(blurSigmaFor(s))) },
     { name: (s) => `median filter (${medianSizeFor(s)}x${medianSizeFor(s)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.median(medianSizeFor(s))) },

@@ -182,8 +182,10 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   const windows = passTotal * passes.length;
   const total = windows + afterUnits(windows);
   // Progress of a stage after the model: its share of the windows, after those before it.
-  const sum = shares[0] + shares[1];
-  const stage = (i: number) => (opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (shares.slice(0, i).reduce((a, b) => a + b, 0) + (shares[i] * d) / t)) / sum, total) : undefined);
+  const stage = (i: number) => {
+    const start = i === 0 ? 0 : shares[0];
+    return opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (start + (shares[i] * d) / t)) / (shares[0] + shares[1]), total) : undefined;
+  };
   let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, sigma / 255, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
   if (collab) image = collaborativeRefine(img, image, sigma / 255, { runner, shifts: collabShifts, onProgress: stage(1) });
   return { image, sigma, sigmaEstimated: estimated, inputWeight: w };

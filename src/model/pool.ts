@@ -105,23 +105,29 @@ export class HelperPool {
    * `blend(j, out)` is called here once for every batch, in batch order.
    */
   run(input: FloatImage, hint: Float32Array, removed: Uint8Array, batches: WindowBatch[], compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
-    const inputS = shared(Float32Array, input.data);
-    const task: HelperTask = { kind: 'windows', width: input.width, height: input.height, input: inputS, hint: hint === input.data ? inputS : shared(Float32Array, hint), removed: shared(Uint8Array, removed), batches };
+    const task = (): HelperTask => {
+      const inputS = shared(Float32Array, input.data);
+      return { kind: 'windows', width: input.width, height: input.height, input: inputS, hint: hint === input.data ? inputS : shared(Float32Array, hint), removed: shared(Uint8Array, removed), batches };
+    };
     this.distribute(task, batches.length, compute, blend);
   }
 
   /** Runs the parts of a rows task the same way: `compute(j)` runs part j here, `blend(j, out)` is called once per part, in order. */
   rows(task: RowsTask, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
-    this.distribute({ ...task, noisy: shared(Float32Array, task.noisy), pilot: task.pilot && shared(Float32Array, task.pilot) }, task.parts.length, compute, blend);
+    this.distribute(() => ({ ...task, noisy: shared(Float32Array, task.noisy), pilot: task.pilot && shared(Float32Array, task.pilot) }), task.parts.length, compute, blend);
   }
 
-  private distribute(task: HelperTask, n: number, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
+  /** Runs n parts on this thread and the helpers; `task()` makes what the helpers are sent (its images in shared memory), only when there are helpers. */
+  private distribute(task: () => HelperTask, n: number, compute: (j: number) => Float32Array, blend: (j: number, out: Float32Array) => void): void {
     this.drop(this.helpers.filter((h) => Atomics.load(h.state, 0) === -1));
     const run = ++this.runs;
     // queue: [next part to take, outputs posted]; owner[j]: the helper that took part j.
     const queue = shared(Int32Array, 2);
     const owner = shared(Int32Array, n);
-    for (const h of this.helpers) h.worker.postMessage({ type: 'run', run, id: h.id, task, queue, owner });
+    if (this.helpers.length) {
+      const t = task();
+      for (const h of this.helpers) h.worker.postMessage({ type: 'run', run, id: h.id, task: t, queue, owner });
+    }
     // Outputs are blended in batch order, as one thread would: the sums then come out the
     // same bit for bit whatever the number of threads (outputs that arrive early wait here;
     // every thread takes batches in order, so only a few ever wait).
