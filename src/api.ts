@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { decodeImage, encodeImage, inspect as inspectFile, modelInfo } from './codec';
 import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
-import { denoise as denoiseRgb } from './denoise';
+import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
 import { checkRgb, decodeImageSource, encodeRgb, OUTPUT_FORMATS, RgbImage } from './image/io';
 import { countHoles, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
@@ -153,20 +153,17 @@ export interface DenoisedImage extends RawImage {
   sigmaEstimated: boolean;
 }
 
-function checkWiener(passes: number | undefined, stride: number | undefined): void {
-  if (passes !== undefined && !(Number.isInteger(passes) && passes >= 0 && passes <= 8)) throw new UsageError(`wiener passes must be an integer from 0 to 8, got ${String(passes)}`);
-  if (stride !== undefined && !(Number.isInteger(stride) && stride >= 1 && stride <= 8)) throw new UsageError(`wiener stride must be an integer from 1 to 8, got ${String(stride)}`);
-}
-
 export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Promise<DenoisedImage> {
   const sigma = opts.sigma ?? 'auto';
-  if (sigma !== 'auto' && !(typeof sigma === 'number' && sigma >= 0 && sigma <= 255)) throw new UsageError(`sigma must be a number from 0 to 255 or 'auto', got ${String(sigma)}`);
+  const o = { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts };
+  try {
+    checkDenoiseOptions(o);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const img = await toRawImage(image);
   const runner = await useModel(opts);
-  checkWiener(opts.wiener, opts.wienerStride);
-  if (opts.collab !== undefined && typeof opts.collab !== 'boolean') throw new UsageError(`collab must be true or false, got ${String(opts.collab)}`);
-  if (opts.collabShifts !== undefined && opts.collabShifts !== 1 && opts.collabShifts !== 2) throw new UsageError(`collab shifts must be 1 or 2, got ${String(opts.collabShifts)}`);
-  const r = denoiseRgb(runner, img, { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts, onProgress: opts.onProgress });
+  const r = denoiseRgb(runner, img, { ...o, onProgress: opts.onProgress });
   return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
 }
 

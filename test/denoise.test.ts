@@ -279,6 +279,26 @@ describe('denoise() in process', () => {
   });
 });
 
+describe('checkDenoiseOptions', () => {
+  test('accepts the defaults and every valid setting, rejects each bad one with its rule', () => {
+    const { checkDenoiseOptions } = require('../src/denoise') as typeof import('../src/denoise');
+    expect(() => checkDenoiseOptions({})).not.toThrow();
+    expect(() => checkDenoiseOptions({ sigma: 'auto', ensemble: 8, shifts: 4, wiener: 0, wienerStride: 8, collab: false, collabShifts: 2, inputWeight: 1 })).not.toThrow();
+    const bad: [object, RegExp][] = [
+      [{ sigma: 256 }, /sigma must be a number from 0 to 255 or 'auto', got 256/],
+      [{ sigma: NaN }, /sigma must be/],
+      [{ ensemble: 3 }, /ensemble must be 1, 2, 4 or 8, got 3/],
+      [{ shifts: 3 }, /shifts must be 1, 2 or 4, got 3/],
+      [{ wiener: 1.5 }, /wiener passes must be an integer from 0 to 8, got 1.5/],
+      [{ wienerStride: 0 }, /wiener stride must be an integer from 1 to 8, got 0/],
+      [{ collab: 'yes' }, /collab must be true or false, got yes/],
+      [{ collabShifts: 3 }, /collab shifts must be 1 or 2, got 3/],
+      [{ inputWeight: 2 }, /input weight must be between 0 and 1 or 'auto', got 2/],
+    ];
+    for (const [o, re] of bad) expect(() => checkDenoiseOptions(o)).toThrow(re);
+  });
+});
+
 describe('residual blend weight', () => {
   it('is 0 for a model that removes exactly the noise, 1 with no noise, and keeps more input when the model removes detail', async () => {
     const { residualInputWeight } = await import('../src/denoise');

@@ -8,6 +8,7 @@ import { saveModel } from '../src/model/weights';
 import { DEFAULT_CONFIG, validateConfig } from '../src/model/config';
 import { loadModel } from '../src/model/weights';
 import { Rng } from '../src/util/rng';
+import { makeBatch } from '../src/train/data';
 
 const tiny = { patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 32 };
 
@@ -43,6 +44,61 @@ const base = (out: string): TrainOptions => ({
   valSamples: 4,
   config: tiny,
   backend: 'cpu',
+});
+
+describe('training batches with context around the window', () => {
+  const c = validateConfig({ ...DEFAULT_CONFIG, ...tiny });
+  // A ramp: harmonic interpolation rebuilds it exactly where visible pixels surround a hole, and
+  // flattens it where a hole reaches the crop's edge with nothing beyond.
+  const W = 200;
+  const ramp = { width: W, height: W, data: new Uint8Array(W * W * 3) };
+  for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) for (let ch = 0; ch < 3; ch++) ramp.data[(y * W + x) * 3 + ch] = x + ((y * ch) >> 2);
+  const hintError = (context: number) => {
+    const b = makeBatch([ramp], c, 64, { kind: 'rebuild', ratio: 0.75 }, new Rng(3), context);
+    const L = b.rows * b.cols;
+    const P = b.input.length / (b.batch * L);
+    let removed = 0;
+    let visibleExact = true;
+    let err = 0;
+    for (let i = 0; i < b.batch * L; i++) {
+      for (let j = 0; j < P; j++) {
+        const d = Math.abs(b.hint[i * P + j] - b.target[i * P + j]);
+        if (b.removed[i]) err += d;
+        else if (d > 1e-6) visibleExact = false;
+      }
+      removed += b.removed[i];
+    }
+    return { b, visibleExact, err: err / (removed * P), removed };
+  };
+
+  test('the window keeps its mask ratio, visible patches are the input, and the hint uses the margin', () => {
+    const none = hintError(0);
+    const ctx = hintError(16);
+    for (const r of [none, ctx]) {
+      expect([r.b.rows, r.b.cols, r.b.lenKeep]).toEqual([4, 4, 4]);
+      expect(r.removed).toBe(64 * 12);
+      expect(r.visibleExact).toBe(true);
+      for (let i = 0; i < r.b.batch; i++) for (let l = 0; l < 4; l++) expect(r.b.removed[i * 16 + r.b.keep[i * 4 + l]]).toBe(0);
+    }
+    // With 16 pixels of context the removed patches at the window's edge get the ramp from beyond it.
+    expect(ctx.err).toBeLessThan(0.5 * none.err);
+  });
+
+  test('context must be a multiple of the patch size', () => {
+    expect(() => makeBatch([ramp], c, 2, { kind: 'rebuild', ratio: 0.5 }, new Rng(1), 4)).toThrow(/context must be a non-negative multiple of the patch size 8, got 4/);
+  });
+
+  test('checkpoints from before the option resume without context', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-ctx-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'train-state.json'), JSON.stringify({ steps: 10, options: { batchSize: 8 } }));
+      expect(checkpointOptions(dir)).toEqual({ steps: 10, batchSize: 8, context: 0 });
+      fs.writeFileSync(path.join(dir, 'train-state.json'), JSON.stringify({ steps: 10, options: { batchSize: 8, context: 16 } }));
+      expect(checkpointOptions(dir)).toEqual({ steps: 10, batchSize: 8, context: 16 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('learning-rate schedule', () => {

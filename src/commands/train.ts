@@ -31,6 +31,7 @@ export default class Train extends MaeCommand {
     resume: Flags.boolean({ description: 'continue the checkpoint in --out', default: false }),
     init: Flags.string({ description: 'start from this model folder (fine-tuning)' }),
     seed: Flags.integer({ description: "random seed [default: 0; with --resume, the checkpoint's]" }),
+    context: Flags.integer({ description: `pixels of context around each training window for the mask and the interpolation hint, a multiple of the patch size [default: ${DEFAULT_TRAIN.context}; with --resume, the checkpoint's]`, min: 0 }),
     'patch-skip': Flags.boolean({ description: 'per-patch linear skip path (model extension; default on for new models, --init models keep theirs unless given)', allowNo: true }),
     backend: backendFlag,
   };
@@ -61,6 +62,7 @@ export default class Train extends MaeCommand {
       resume: flags.resume,
       init: flags.init,
       seed: flags.seed ?? base.seed,
+      context: flags.context ?? base.context,
       config: flags['patch-skip'] === undefined ? undefined : { patchSkip: flags['patch-skip'] },
       backend: flags.backend,
       onLog: (l) => bar.log(l),

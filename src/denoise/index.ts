@@ -95,32 +95,48 @@ export function residualInputWeight(noisy: Float32Array, model: Float32Array, si
   return Math.max(0, Math.min(1, 1 - (sigma * sigma) / ms));
 }
 
+/** The given sigma (checked by checkDenoiseOptions), or the estimate. */
 function resolveSigma(opt: DenoiseOptions['sigma'], f: FloatImage): { sigma: number; estimated: boolean } {
   if (opt === undefined || opt === 'auto') {
     const d = new Float32Array(f.data.length);
     for (let i = 0; i < d.length; i++) d[i] = (f.data[i] + 0.5) * 255;
     return { sigma: estimateSigma({ width: f.width, height: f.height, data: d }), estimated: true };
   }
-  if (!(typeof opt === 'number' && Number.isFinite(opt) && opt >= 0 && opt <= 255)) throw new Error(`sigma must be a number from 0 to 255 or 'auto', got ${String(opt)}`);
   return { sigma: opt, estimated: false };
+}
+
+/**
+ * Checks the options of denoiseFloat before any work (the API turns the error into a usage
+ * error); each stage checks its own options again for direct callers.
+ */
+export function checkDenoiseOptions(opts: DenoiseOptions): void {
+  const { sigma, ensemble, shifts, wiener, wienerStride, collab, collabShifts, inputWeight } = opts;
+  const bad = (what: string, v: unknown) => {
+    throw new RangeError(`${what}, got ${String(v)}`);
+  };
+  if (sigma !== undefined && sigma !== 'auto' && !(typeof sigma === 'number' && Number.isFinite(sigma) && sigma >= 0 && sigma <= 255)) bad("sigma must be a number from 0 to 255 or 'auto'", sigma);
+  if (ensemble !== undefined && !ENSEMBLES[ensemble]) bad('ensemble must be 1, 2, 4 or 8', ensemble);
+  if (shifts !== undefined && shifts !== 1 && shifts !== 2 && shifts !== 4) bad('shifts must be 1, 2 or 4', shifts);
+  if (wiener !== undefined && !(Number.isInteger(wiener) && wiener >= 0 && wiener <= 8)) bad('wiener passes must be an integer from 0 to 8', wiener);
+  if (wienerStride !== undefined && !(Number.isInteger(wienerStride) && wienerStride >= 1 && wienerStride <= 8)) bad('wiener stride must be an integer from 1 to 8', wienerStride);
+  if (collab !== undefined && typeof collab !== 'boolean') bad('collab must be true or false', collab);
+  if (collabShifts !== undefined && collabShifts !== 1 && collabShifts !== 2) bad('collab shifts must be 1 or 2', collabShifts);
+  if (inputWeight !== undefined && inputWeight !== 'auto' && !(typeof inputWeight === 'number' && inputWeight >= 0 && inputWeight <= 1)) bad("input weight must be between 0 and 1 or 'auto'", inputWeight);
 }
 
 /** Denoises an image on the model's scale (floats in [-0.5, 0.5], possibly beyond: unclipped noise). */
 export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOptions = {}): DenoiseResult<FloatImage> {
+  checkDenoiseOptions(opts);
   const { sigma, estimated } = resolveSigma(opts.sigma, img);
   const codes = ENSEMBLES[opts.ensemble ?? 1];
-  if (!codes) throw new Error(`ensemble must be 1, 2, 4 or 8, got ${String(opts.ensemble)}`);
   const nShifts = opts.shifts ?? 1;
-  if (nShifts !== 1 && nShifts !== 2 && nShifts !== 4) throw new Error(`shifts must be 1, 2 or 4, got ${String(opts.shifts)}`);
   const iterations = opts.wiener ?? DEFAULT_WIENER.iterations;
   const collab = opts.collab ?? true;
-  // The shares of the progress of the stages after the model, in windows (about their time).
   const collabShifts = opts.collabShifts ?? 1;
-  if (collabShifts !== 1 && collabShifts !== 2) throw new Error(`collab shifts must be 1 or 2, got ${String(opts.collabShifts)}`);
+  // The shares of the progress of the stages after the model, in windows (about their time).
   const shares = [iterations > 0 ? 0.25 : 0, collab ? 0.5 * collabShifts : 0];
   const afterUnits = (windows: number) => Math.ceil(windows * (shares[0] + shares[1]));
   const wOpt = opts.inputWeight ?? 'auto';
-  if (wOpt !== 'auto' && !(wOpt >= 0 && wOpt <= 1)) throw new Error(`input weight must be between 0 and 1 or 'auto', got ${wOpt}`);
   const p = runner.config.patchSize;
   const S = runner.config.windowSize;
   // With one pass its output is the result (no extra full-size copy); an ensemble averages into `acc`.

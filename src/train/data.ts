@@ -7,7 +7,7 @@
  *    clean target for every patch (loss on all patches).
  */
 import { MaeConfig, patchDim } from '../model/config';
-import { argsort, lenKeepFor, maskFromShuffle, SampleMask } from '../model/masking';
+import { argsort, lenKeepFor, maskFromShuffle } from '../model/masking';
 import { harmonicFill } from '../image/fill';
 import { cropResize, listImages, readRgb, RgbImage } from '../image/io';
 import { patchify, pixelKnownMask } from '../image/patchify';
@@ -80,20 +80,22 @@ export function sampleSpec(rng: Rng, denoiseShare = 0.5): BatchSpec {
   return { kind: 'rebuild', ratio: ratios[rng.int(ratios.length)], blobShare: 0.3 };
 }
 
-function blobMask(rows: number, cols: number, lenKeep: number, rng: Rng): SampleMask {
-  const cy = rng.uniform(0, rows);
-  const cx = rng.uniform(0, cols);
+/**
+ * Mask noise over a grid of `rows` x `cols` patches (lowest values are kept): uniform, or a
+ * blob (distance from a random centre inside the window, the `inner` x `inner` patches at
+ * offset `off`, plus jitter).
+ */
+function maskNoise(rows: number, cols: number, blob: boolean, rng: Rng, off = 0, inner = rows): Float64Array {
+  const noise = new Float64Array(rows * cols);
+  if (!blob) {
+    for (let i = 0; i < noise.length; i++) noise[i] = rng.next();
+    return noise;
+  }
+  const cy = off + rng.uniform(0, inner);
+  const cx = off + rng.uniform(0, inner);
   const sx = rng.uniform(0.5, 2);
-  const L = rows * cols;
-  const noise = new Float64Array(L);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) noise[r * cols + c] = -Math.hypot((r + 0.5 - cy) * sx, (c + 0.5 - cx) / sx) + rng.uniform(0, 1.5);
-  return maskFromShuffle(argsort(noise), lenKeep);
-}
-
-function randomMaskK(L: number, lenKeep: number, rng: Rng): SampleMask {
-  const noise = new Float64Array(L);
-  for (let i = 0; i < L; i++) noise[i] = rng.next();
-  return maskFromShuffle(argsort(noise), lenKeep);
+  return noise;
 }
 
 /** A random crop: side 1 to 1.5 times the window (mostly native scale), aspect 3/4 to 4/3, flipped half the time. */
@@ -109,12 +111,24 @@ export function randomCrop(img: RgbImage, size: number, rng: Rng, out?: Float32A
   return cropResize(img, x0, y0, w, h, size, size, rng.next() < 0.5, out);
 }
 
-/** Builds a batch of `B` samples from `images` following `spec`. */
-export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: BatchSpec, rng: Rng): TrainBatch {
+/**
+ * Builds a batch of `B` samples from `images` following `spec`. With `context` > 0 (pixels, a
+ * multiple of the patch size) each crop is that much larger on every side: the mask covers
+ * the whole crop (the margin at the window's share of removed patches, blob masks extended),
+ * the interpolation hint is computed on the whole crop, and the model gets the centre window.
+ * This is how inference sees a window: its hint comes from the whole image (a hint from the
+ * window alone is about 0.8 dB worse on removed pixels at ratio 0.75, measured on held-out
+ * crops), so training on window-only hints teaches corrections inference does not need.
+ */
+export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: BatchSpec, rng: Rng, context = 0): TrainBatch {
   const S = c.windowSize;
   const p = c.patchSize;
+  if (!(Number.isInteger(context) && context >= 0 && context % p === 0)) throw new RangeError(`context must be a non-negative multiple of the patch size ${p}, got ${context}`);
+  const T = S + 2 * context;
+  const m0 = context / p;
   const rows = S / p;
   const cols = S / p;
+  const tRows = T / p;
   const L = rows * cols;
   const P = patchDim(c);
   const lenKeep = lenKeepFor(L, spec.ratio);
@@ -132,20 +146,29 @@ export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: Bat
     removed: new Float32Array(B * L),
     weights: new Float32Array(B * L),
   };
-  const crop = new Float32Array(S * S * 3);
+  const big = new Float32Array(T * T * 3);
+  const crop = context ? new Float32Array(S * S * 3) : big;
   for (let i = 0; i < B; i++) {
-    randomCrop(images[rng.int(images.length)], S, rng, crop);
+    randomCrop(images[rng.int(images.length)], T, rng, big);
+    if (context) cutWindow(big, T, context, S, crop);
     b.target.set(patchify(crop, S, S, 3, p), i * L * P);
-    let noisy = crop;
+    let noisy: Float32Array = crop;
+    let noisyBig: Float32Array = big;
     if (spec.sigma) {
       const s = spec.sigma(rng) / 255;
       if (s > 0) {
-        noisy = new Float32Array(crop.length);
-        for (let j = 0; j < crop.length; j++) noisy[j] = crop[j] + s * rng.normal();
+        noisyBig = new Float32Array(big.length);
+        for (let j = 0; j < big.length; j++) noisyBig[j] = big[j] + s * rng.normal();
+        noisy = context ? cutWindow(noisyBig, T, context, S) : noisyBig;
       }
     }
     b.input.set(noisy === crop ? b.target.subarray(i * L * P, (i + 1) * L * P) : patchify(noisy, S, S, 3, p), i * L * P);
-    const m = spec.blobShare && rng.next() < spec.blobShare ? blobMask(rows, cols, lenKeep, rng) : randomMaskK(L, lenKeep, rng);
+    const blob = !!spec.blobShare && rng.next() < spec.blobShare;
+    const noise = maskNoise(tRows, tRows, blob, rng, m0, rows);
+    const inner = context ? new Float64Array(L) : noise;
+    if (context) for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) inner[r * cols + q] = noise[(r + m0) * tRows + q + m0];
+    const order = argsort(inner);
+    const m = maskFromShuffle(order, lenKeep);
     b.keep.set(m.keep, i * lenKeep);
     b.restore.set(m.restore, i * L);
     for (let l = 0; l < L; l++) {
@@ -153,13 +176,27 @@ export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: Bat
       b.weights[i * L + l] = spec.kind === 'denoise' ? 1 : m.removed[l];
     }
     if (lenKeep < L) {
-      const known = pixelKnownMask(m.removed, rows, cols, p);
-      const filled = harmonicFill(noisy, S, S, 3, known, { iterations: 20 });
-      b.hint.set(patchify(filled, S, S, 3, p), i * L * P);
+      // Margin patches are visible where their noise is under the first removed window patch's.
+      const cut = inner[order[lenKeep]];
+      const removedBig = new Uint8Array(tRows * tRows);
+      for (let r = 0; r < tRows; r++)
+        for (let q = 0; q < tRows; q++) {
+          const inside = r >= m0 && r < m0 + rows && q >= m0 && q < m0 + cols;
+          removedBig[r * tRows + q] = inside ? m.removed[(r - m0) * cols + q - m0] : noise[r * tRows + q] >= cut ? 1 : 0;
+        }
+      const known = pixelKnownMask(removedBig, tRows, tRows, p);
+      const filled = harmonicFill(noisyBig, T, T, 3, known, { iterations: 20 });
+      b.hint.set(patchify(context ? cutWindow(filled, T, context, S) : filled, S, S, 3, p), i * L * P);
     }
   }
   rng.sync();
   return b;
+}
+
+/** The `S` x `S` window at offset (`m`, `m`) of a `T` x `T` RGB float image. */
+function cutWindow(img: Float32Array, T: number, m: number, S: number, out = new Float32Array(S * S * 3)): Float32Array {
+  for (let y = 0; y < S; y++) out.set(img.subarray(((y + m) * T + m) * 3, ((y + m) * T + m + S) * 3), y * S * 3);
+  return out;
 }
 
 /** Splits a batch into `parts` nearly equal sub-batches (for the worker threads). */

@@ -37,6 +37,11 @@ export interface TrainOptions {
   evalEvery: number;
   checkpointEvery: number;
   valSamples: number;
+  /**
+   * Pixels of context around each training window (a multiple of the patch size): the mask and
+   * the interpolation hint cover the larger crop, as they cover the whole image at inference.
+   */
+  context: number;
   /** Stop after this many seconds (checkpoint kept; --resume continues). */
   maxSeconds?: number;
   /** Stop (with a checkpoint) once this step is reached; the schedule still spans `steps`. */
@@ -107,6 +112,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'out'> = {
   evalEvery: 100,
   checkpointEvery: 100,
   valSamples: 64,
+  context: 16,
 };
 
 /** Schedule options saved in a checkpoint's train-state.json (for --resume defaults); {} if none. */
@@ -117,7 +123,9 @@ export function checkpointOptions(out: string): Partial<TrainOptions> {
     const s = JSON.parse(fs.readFileSync(p, 'utf8')) as TrainState;
     const o = s.options ?? {};
     const pick: Partial<TrainOptions> = { steps: s.steps };
-    for (const k of ['batchSize', 'baseLr', 'warmupSteps', 'minLr', 'weightDecay', 'clipNorm', 'seed'] as const) if (typeof o[k] === 'number') pick[k] = o[k] as number;
+    for (const k of ['batchSize', 'baseLr', 'warmupSteps', 'minLr', 'weightDecay', 'clipNorm', 'seed', 'context'] as const) if (typeof o[k] === 'number') pick[k] = o[k] as number;
+    // Checkpoints from before the option trained on window-only hints.
+    if (typeof o.context !== 'number') pick.context = 0;
     return pick;
   } catch {
     return {};
@@ -296,8 +304,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   // Fixed validation batches (rebuild at 0.75, denoise at sigma 25, ratio 0).
   const vr = new Rng(12345);
-  const valRebuild = makeBatch(ds.val, config, o.valSamples, { kind: 'rebuild', ratio: 0.75 }, vr);
-  const valDenoise = makeBatch(ds.val, config, Math.max(8, o.valSamples / 2), { kind: 'denoise', ratio: 0, sigma: () => 25 }, vr);
+  const valRebuild = makeBatch(ds.val, config, o.valSamples, { kind: 'rebuild', ratio: 0.75 }, vr, o.context);
+  const valDenoise = makeBatch(ds.val, config, Math.max(8, o.valSamples / 2), { kind: 'denoise', ratio: 0, sigma: () => 25 }, vr, o.context);
 
   const nWorkers = Math.max(1, o.workers);
   const gradBufs = Array.from({ length: nWorkers }, () => new SharedArrayBuffer(total * 4));
@@ -348,7 +356,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       wallSeconds: wallBefore + (Date.now() - t0) / 1000,
       rng: rngAtNext,
       modelId: id,
-      options: { batchSize: o.batchSize, baseLr: o.baseLr, warmupSteps: o.warmupSteps, minLr: o.minLr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed },
+      options: { batchSize: o.batchSize, baseLr: o.baseLr, warmupSteps: o.warmupSteps, minLr: o.minLr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed, context: o.context },
     };
     writeFileAtomic(statePath, JSON.stringify(st, null, 1) + '\n');
     return id;
@@ -376,7 +384,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // The RNG state from which the pending `next` batch was drawn: a checkpoint stores it, so
   // that a resumed run draws exactly the batch this run would have used next.
   let rngAtNext = rng.state();
-  let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng);
+  let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng, o.context);
   let modelId = '';
   try {
     if (step === 0) {
@@ -389,7 +397,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const pending = Promise.all(parts.map((p, i) => pool.request(i, { type: 'step', batch: p })));
       // Prepare the next batch while the workers compute.
       rngAtNext = rng.state();
-      next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng);
+      next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng, o.context);
       const res = await pending;
       // Average the gradients (weighted by sub-batch size) into grads[0].
       const g = grads[0];
