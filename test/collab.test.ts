@@ -101,6 +101,10 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     expect(worst(alone, collaborativeFilter(noisy, pilot, sigma))).toBe(0);
     const classical = collaborativeRefine(noisy, pilot, sigma, { fuse: 1 });
     expect(worst(classical, collaborativeFilter(noisy, collaborativeFilter(noisy, null, sigma), sigma))).toBe(0);
+    // `basic` sets the first pass only; `filter` both.
+    const basic = collaborativeRefine(noisy, pilot, sigma, { fuse: 1, filter: { reach: 3 }, basic: { stride: 3, group: 8 } });
+    expect(worst(basic, collaborativeFilter(noisy, collaborativeFilter(noisy, null, sigma, { stride: 3, reach: 3, group: 8 }), sigma, { reach: 3 }))).toBe(0);
+    expect(worst(basic, classical)).toBeGreaterThan(1e-4);
     expect(mse(fused, clean)).toBeLessThan(mse(alone, clean));
     // Two grid offsets: each pass averaged over the grid and the grid moved by a pixel (better on
     // natural images, docs/MODEL.md; on this 4-pixel checker the moved grid is out of step).

@@ -79,6 +79,8 @@ export function collaborativeRefine(
     /** Grid offsets averaged in each pass: 1 (default) or 2 (plus the grid moved by one pixel: about +0.1 dB, twice the time). */
     shifts?: number;
     filter?: Omit<CollabOptions, 'onProgress' | 'rows' | 'offset'>;
+    /** Options of the first (hard-thresholding) pass only, over `filter`. */
+    basic?: Omit<CollabOptions, 'onProgress' | 'rows' | 'offset'>;
     runner?: Pick<MaeRunner, 'threads' | 'runRows'>;
     onProgress?: (done: number, total: number) => void;
   } = {},
@@ -92,8 +94,9 @@ export function collaborativeRefine(
   /** One pass (hard thresholding without a pilot, Wiener with one), averaged over the grid offsets. */
   const pass = (pilot: FloatImage | null): FloatImage => {
     const runs: FloatImage[] = [];
+    const filter = pilot ? opts.filter : { ...opts.filter, ...opts.basic };
     for (let offset = 0; offset < shifts; offset++) {
-      runs.push(runStage(opts.runner, 'collab', noisy, pilot, sigma, { ...opts.filter, offset }, opts.onProgress ? (d, t) => opts.onProgress!(done + d / t, passes) : undefined));
+      runs.push(runStage(opts.runner, 'collab', noisy, pilot, sigma, { ...filter, offset }, opts.onProgress ? (d, t) => opts.onProgress!(done + d / t, passes) : undefined));
       done++;
     }
     if (shifts === 1) return runs[0];
