@@ -88,8 +88,8 @@ describe('Wiener refinement guided by a pilot', () => {
     await expect(denoise(img, { wienerStride: 0 })).rejects.toThrow(/wiener stride must be an integer from 1 to 8/);
     const r = await denoise(img, { sigma: 10, wiener: 1, wienerStride: 2 });
     expect([r.width, r.height, r.data.length]).toEqual([16, 16, 768]);
-    // Progress: the windows, then the Wiener passes (a quarter of their count) and the
-    // collaborative stage (half their count), ending at the total.
+    // Progress: the windows, then the two Wiener passes (0.05 of their count each) and the
+    // collaborative stage (0.3 of their count), ending at the total.
     const calls: [number, number][] = [];
     const big = { width: 150, height: 70, data: Uint8Array.from({ length: 150 * 70 * 3 }, (_, i) => (i * 37) % 256) };
     await denoise(big, { sigma: 20, onProgress: (d, t) => calls.push([d, t]) });
@@ -98,7 +98,7 @@ describe('Wiener refinement guided by a pilot', () => {
     expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1][0])).toBe(true);
     expect(calls[calls.length - 1][0]).toBe(total);
     const windows = Math.ceil(150 / 64) * Math.ceil(70 / 64);
-    expect(total).toBe(windows + Math.ceil(windows * 0.75));
+    expect(total).toBe(windows + Math.ceil(windows * (2 * 0.05 + 0.3)));
     expect(calls.some(([d]) => d > windows && d < total)).toBe(true);
   });
 });
