@@ -8,7 +8,7 @@
  * Measured on held-out TRAINING images only (every 20th by name, the last N of those; never
  * cbsd68 or kodak24), whole images, Gaussian noise added to the float image (seeded, not
  * clipped), sigma given; PSNR on 8-bit RGB; seconds of the stage alone.
- * Usage: node bench/collab-tune.js [--images 4] [--sigma 15,25,50] [--fuse 0.3,0.5,0.7,1]
+ * Usage: node bench/collab-tune.js [--model DIR] [--images 4] [--sigma 15,25,50] [--fuse 0.3,0.5,0.7,1]
  *        [--grid '[{"reach":5,"basic":{"stride":3}}]'] [--json]   (needs npm run build)
  */
 const { heldOut, opt } = require('./held-out');

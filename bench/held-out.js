@@ -18,14 +18,15 @@ const DATA = path.resolve(__dirname, '..', '..', 'shared', 'datasets', 'train');
 
 /**
  * Runs `each({ runner, clean, noisy, sigma, add })` for every held-out image (--images, default
- * 4) and sigma (--sigma, default 15,25,50); `add(name, psnr, seconds?)` records a row. Prints
+ * 4) and sigma (--sigma, default 15,25,50), with the model in --model (default: the shipped
+ * one); `add(name, psnr, seconds?)` records a row. Prints
  * the table (its time column headed `timeLabel`) and exits.
  */
 function heldOut(timeLabel, each) {
   const N = Number(opt('images', 4));
   const SIGMAS = opt('sigma', '15,25,50').split(',').map(Number);
   (async () => {
-    const runner = await MaeRunner.load(undefined, undefined, { threads: 2 });
+    const runner = await MaeRunner.load(opt('model'), undefined, { threads: 2 });
     const files = listImages(DATA).filter((_, i) => i % 20 === 19).slice(-N);
     console.error(`model ${runner.modelId}; held-out images ${files.map((f) => path.basename(f)).join(', ')}`);
     const acc = new Map();

@@ -7,7 +7,7 @@
  * validation: every 20th by name; the last N of those), whole images, Gaussian noise added to
  * the float image (seeded, not clipped), sigma given. PSNR on 8-bit RGB; seconds of the
  * Wiener stage alone. Never run it on cbsd68 or kodak24 (the test sets).
- * Usage: node bench/wiener-tune.js [--images 4] [--sigma 15,25,50] [--json]   (needs npm run build)
+ * Usage: node bench/wiener-tune.js [--model DIR] [--images 4] [--sigma 15,25,50] [--json]   (needs npm run build)
  */
 const { heldOut } = require('./held-out');
 const { toRgb } = require('../dist/model/runner');
