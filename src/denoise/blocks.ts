@@ -42,18 +42,31 @@ function dctMatrices(): { fwd: Float32Array; inv: Float32Array } {
 let matrices: { fwd: Float32Array; inv: Float32Array } | null = null;
 
 export interface Dct {
-  fwd: tf.Tensor2D;
-  inv: tf.Tensor2D;
+  readonly fwd: tf.Tensor2D;
+  readonly inv: tf.Tensor2D;
 }
 
-/** Runs `f` with the DCT matrices as tensors, disposed after. */
+/**
+ * Runs `f` with the DCT matrices as tensors, made on first use (the WebAssembly block kernels
+ * need none) and disposed after.
+ */
 export function withDct<T>(f: (dct: Dct) => T): T {
-  matrices ??= dctMatrices();
-  const dct = { fwd: tf.tensor2d(matrices.fwd, [BB, BB]), inv: tf.tensor2d(matrices.inv, [BB, BB]) };
+  const m = (matrices ??= dctMatrices());
+  const made: { fwd?: tf.Tensor2D; inv?: tf.Tensor2D } = {};
+  const dct: Dct = {
+    // Kept: a first use inside a tf.tidy must not dispose them for the later ones.
+    get fwd() {
+      return (made.fwd ??= tf.keep(tf.tensor2d(m.fwd, [BB, BB])));
+    },
+    get inv() {
+      return (made.inv ??= tf.keep(tf.tensor2d(m.inv, [BB, BB])));
+    },
+  };
   try {
     return f(dct);
   } finally {
-    tf.dispose([dct.fwd, dct.inv]);
+    made.fwd?.dispose();
+    made.inv?.dispose();
   }
 }
 

@@ -47,7 +47,7 @@ export interface CollabOptions {
   offset?: number;
   /** Output rows [from, to) only (default all): the image returned is that high, its rows those the whole image would have. */
   rows?: readonly [number, number];
-  /** Use the JavaScript loops even where the WebAssembly kernel runs (for tests). */
+  /** @internal Use the JavaScript loops even where the WebAssembly kernel runs (the tests compare the two). */
   js?: boolean;
   /** Reference rows done out of the total. */
   onProgress?: (done: number, total: number) => void;

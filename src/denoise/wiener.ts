@@ -28,7 +28,7 @@ export interface WienerOptions {
   iterations?: number;
   /** Pixels per strip of rows processed at a time (default about 2M; the result does not depend on it). */
   stripPixels?: number;
-  /** Use tfjs matMuls and JavaScript loops even where the WebAssembly kernels run (for tests). */
+  /** @internal Use tfjs matMuls and JavaScript loops even where the WebAssembly kernels run (the tests compare the two). */
   js?: boolean;
   /** Output rows [from, to) only (default all): the image returned is that high, its rows those the whole image would have. */
   rows?: readonly [number, number];
