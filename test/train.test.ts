@@ -8,7 +8,7 @@ import { saveModel } from '../src/model/weights';
 import { DEFAULT_CONFIG, validateConfig } from '../src/model/config';
 import { loadModel } from '../src/model/weights';
 import { Rng } from '../src/util/rng';
-import { makeBatch } from '../src/train/data';
+import { makeBatch, sampleSpec, shiftHoles } from '../src/train/data';
 
 const tiny = { patchSize: 8, embedDim: 16, depth: 1, numHeads: 2, decoderEmbedDim: 16, decoderDepth: 1, decoderNumHeads: 2, windowSize: 32 };
 
@@ -82,6 +82,39 @@ describe('training batches with context around the window', () => {
     }
     // With 16 pixels of context the removed patches at the window's edge get the ramp from beyond it.
     expect(ctx.err).toBeLessThan(0.5 * none.err);
+  });
+
+  test('pixel-level holes keep within the removed patches and leave the edge patches partly known', () => {
+    // shiftHoles: an unknown 8x8 patch at (8, 8) of a 16x16 mask, moved by (3, 2) and cut back.
+    const known = new Uint8Array(256).fill(1);
+    for (let y = 8; y < 16; y++) for (let x = 8; x < 16; x++) known[y * 16 + x] = 0;
+    const moved = Uint8Array.from(known);
+    shiftHoles(moved, 16, 3, 2);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) expect(moved[y * 16 + x]).toBe(x >= 11 && y >= 10 ? 0 : 1);
+    const same = Uint8Array.from(known);
+    shiftHoles(same, 16, 0, 0);
+    expect(same).toEqual(known);
+    // In a batch: on a textured image the hint equals the target only where it carries known
+    // pixels, which removed patches have only with pixel-level holes.
+    const rng = new Rng(9);
+    const tex = { width: W, height: W, data: Uint8Array.from({ length: W * W * 3 }, () => rng.int(256)) };
+    const exactInRemoved = (holes: boolean) => {
+      const b = makeBatch([tex], c, 16, { kind: 'rebuild', ratio: 0.5, holes }, new Rng(4), 16);
+      const L = b.rows * b.cols;
+      const P = b.input.length / (b.batch * L);
+      let exact = 0;
+      for (let i = 0; i < b.batch * L; i++) if (b.removed[i]) for (let j = 0; j < P; j++) if (Math.abs(b.hint[i * P + j] - b.target[i * P + j]) < 1e-6) exact++;
+      return exact;
+    };
+    expect(exactInRemoved(false)).toBeLessThan(20);
+    expect(exactInRemoved(true)).toBeGreaterThan(1000);
+    // The mixture draws the hole switch only when asked (runs without it keep their random stream).
+    const a = new Rng(2);
+    const b2 = new Rng(2);
+    for (let i = 0; i < 20; i++) expect(sampleSpec(a).kind).toBe(sampleSpec(b2, 0.5, 0).kind);
+    const specs = Array.from({ length: 200 }, (_, i) => sampleSpec(new Rng(100 + i), 0, 0.5));
+    expect(specs.filter((x) => x.holes).length).toBeGreaterThan(60);
+    expect(specs.filter((x) => x.holes === false).length).toBeGreaterThan(60);
   });
 
   test('context must be a multiple of the patch size', () => {

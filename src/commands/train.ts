@@ -32,6 +32,7 @@ export default class Train extends MaeCommand {
     init: Flags.string({ description: 'start from this model folder (fine-tuning)' }),
     seed: Flags.integer({ description: "random seed [default: 0; with --resume, the checkpoint's]" }),
     context: Flags.integer({ description: `pixels of context around each training window for the mask and the interpolation hint, a multiple of the patch size [default: ${DEFAULT_TRAIN.context}; with --resume, the checkpoint's]`, min: 0 }),
+    'hole-share': Flags.string({ description: `share of rebuild batches whose holes are cut at the pixel level, so that patches at a hole's edge are partly known as in inpainting, 0 to 1 [default: ${DEFAULT_TRAIN.holeShare}; with --resume, the checkpoint's]` }),
     'patch-skip': Flags.boolean({ description: 'per-patch linear skip path (model extension; default on for new models, --init models keep theirs unless given)', allowNo: true }),
     backend: backendFlag,
   };
@@ -41,6 +42,11 @@ export default class Train extends MaeCommand {
     const num = (name: string, v: string) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0) this.error(`--${name} must be a non-negative number, got '${v}'`, { exit: 2 });
+      return n;
+    };
+    const share = (v: string) => {
+      const n = num('hole-share', v);
+      if (n > 1) this.error(`--hole-share must be from 0 to 1, got '${v}'`, { exit: 2 });
       return n;
     };
     const bar = new ProgressLine(!this.jsonEnabled() && !this.quiet, true);
@@ -63,6 +69,7 @@ export default class Train extends MaeCommand {
       init: flags.init,
       seed: flags.seed ?? base.seed,
       context: flags.context ?? base.context,
+      holeShare: flags['hole-share'] === undefined ? base.holeShare : share(flags['hole-share']),
       config: flags['patch-skip'] === undefined ? undefined : { patchSkip: flags['patch-skip'] },
       backend: flags.backend,
       onLog: (l) => bar.log(l),

@@ -67,17 +67,29 @@ export interface BatchSpec {
   /** Per-sample noise sigma on the 0..255 scale (denoise). */
   sigma?: (rng: Rng) => number;
   blobShare?: number;
+  /**
+   * Holes at the pixel level (rebuild): the removed patches' area moved by a random offset under
+   * a patch and cut back to those patches, so the patches at a hole's edge are only partly
+   * unknown and the hint keeps their known pixels, as `mae inpaint` sees them.
+   */
+  holes?: boolean;
 }
 
-/** The training mixture: `denoiseShare` denoise batches (default half), the rest rebuild batches. */
-export function sampleSpec(rng: Rng, denoiseShare = 0.5): BatchSpec {
+/**
+ * The training mixture: `denoiseShare` denoise batches (default half), the rest rebuild
+ * batches, `holeShare` of those (default none) with holes at the pixel level.
+ */
+export function sampleSpec(rng: Rng, denoiseShare = 0.5, holeShare = 0): BatchSpec {
   if (rng.next() < denoiseShare) {
     // Nothing removed, as the denoiser runs (until session 3, half of these batches also removed
     // half the patches; no command runs the model on noisy input with patches removed).
     return { kind: 'denoise', ratio: 0, sigma: (r) => (r.next() < 0.15 ? 0 : r.uniform(5, 55)) };
   }
   const ratios = [0.5, 0.625, 0.75, 0.75, 0.875];
-  return { kind: 'rebuild', ratio: ratios[rng.int(ratios.length)], blobShare: 0.3 };
+  const spec: BatchSpec = { kind: 'rebuild', ratio: ratios[rng.int(ratios.length)], blobShare: 0.3 };
+  // Drawn only when asked, so that runs without holes keep their random stream.
+  if (holeShare > 0) spec.holes = rng.next() < holeShare;
+  return spec;
 }
 
 /**
@@ -185,12 +197,31 @@ export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: Bat
           removedBig[r * tRows + q] = inside ? m.removed[(r - m0) * cols + q - m0] : noise[r * tRows + q] >= cut ? 1 : 0;
         }
       const known = pixelKnownMask(removedBig, tRows, tRows, p);
+      if (spec.holes) shiftHoles(known, T, rng.int(p), rng.int(p));
       const filled = harmonicFill(noisyBig, T, T, 3, known, { iterations: 20 });
       b.hint.set(patchify(context ? cutWindow(filled, T, context, S) : filled, S, S, 3, p), i * L * P);
     }
   }
   rng.sync();
   return b;
+}
+
+/**
+ * Pixel-level holes from patch-level ones, in place on a T x T known-pixel mask: a pixel stays
+ * unknown only if it and the pixel (dx, dy) before it were unknown, so every hole keeps within
+ * the removed patches and the patches at its edges become partly known.
+ */
+export function shiftHoles(known: Uint8Array, T: number, dx: number, dy: number): void {
+  if (dx === 0 && dy === 0) return;
+  for (let y = T - 1; y >= 0; y--)
+    for (let x = T - 1; x >= 0; x--) {
+      const i = y * T + x;
+      if (known[i]) continue;
+      const sy = y - dy;
+      const sx = x - dx;
+      if (sy < 0 || sx < 0 || known[sy * T + sx]) known[i] = 2;
+    }
+  for (let i = 0; i < known.length; i++) if (known[i] === 2) known[i] = 1;
 }
 
 /** The `S` x `S` window at offset (`m`, `m`) of a `T` x `T` RGB float image. */

@@ -42,6 +42,8 @@ export interface TrainOptions {
    * the interpolation hint cover the larger crop, as they cover the whole image at inference.
    */
   context: number;
+  /** Share of rebuild batches with holes at the pixel level (data.ts BatchSpec.holes; default 0). */
+  holeShare: number;
   /** Stop after this many seconds (checkpoint kept; --resume continues). */
   maxSeconds?: number;
   /** Stop (with a checkpoint) once this step is reached; the schedule still spans `steps`. */
@@ -113,6 +115,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'out'> = {
   checkpointEvery: 100,
   valSamples: 64,
   context: 16,
+  holeShare: 0,
 };
 
 /** Schedule options saved in a checkpoint's train-state.json (for --resume defaults); {} if none. */
@@ -123,7 +126,7 @@ export function checkpointOptions(out: string): Partial<TrainOptions> {
     const s = JSON.parse(fs.readFileSync(p, 'utf8')) as TrainState;
     const o = s.options ?? {};
     const pick: Partial<TrainOptions> = { steps: s.steps };
-    for (const k of ['batchSize', 'baseLr', 'warmupSteps', 'minLr', 'weightDecay', 'clipNorm', 'seed', 'context'] as const) if (typeof o[k] === 'number') pick[k] = o[k] as number;
+    for (const k of ['batchSize', 'baseLr', 'warmupSteps', 'minLr', 'weightDecay', 'clipNorm', 'seed', 'context', 'holeShare'] as const) if (typeof o[k] === 'number') pick[k] = o[k] as number;
     // Checkpoints from before the option trained on window-only hints.
     if (typeof o.context !== 'number') pick.context = 0;
     return pick;
@@ -356,7 +359,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       wallSeconds: wallBefore + (Date.now() - t0) / 1000,
       rng: rngAtNext,
       modelId: id,
-      options: { batchSize: o.batchSize, baseLr: o.baseLr, warmupSteps: o.warmupSteps, minLr: o.minLr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed, context: o.context },
+      options: { batchSize: o.batchSize, baseLr: o.baseLr, warmupSteps: o.warmupSteps, minLr: o.minLr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed, context: o.context, holeShare: o.holeShare },
     };
     writeFileAtomic(statePath, JSON.stringify(st, null, 1) + '\n');
     return id;
@@ -384,7 +387,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // The RNG state from which the pending `next` batch was drawn: a checkpoint stores it, so
   // that a resumed run draws exactly the batch this run would have used next.
   let rngAtNext = rng.state();
-  let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng, o.context);
+  let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng, 0.5, o.holeShare), rng, o.context);
   let modelId = '';
   try {
     if (step === 0) {
@@ -397,7 +400,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const pending = Promise.all(parts.map((p, i) => pool.request(i, { type: 'step', batch: p })));
       // Prepare the next batch while the workers compute.
       rngAtNext = rng.state();
-      next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng), rng, o.context);
+      next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng, 0.5, o.holeShare), rng, o.context);
       const res = await pending;
       // Average the gradients (weighted by sub-batch size) into grads[0].
       const g = grads[0];
