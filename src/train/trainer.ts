@@ -387,7 +387,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // The RNG state from which the pending `next` batch was drawn: a checkpoint stores it, so
   // that a resumed run draws exactly the batch this run would have used next.
   let rngAtNext = rng.state();
-  let next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng, 0.5, o.holeShare), rng, o.context);
+  const drawBatch = () => makeBatch(ds.train, config, o.batchSize, sampleSpec(rng, undefined, o.holeShare), rng, o.context);
+  let next = drawBatch();
   let modelId = '';
   try {
     if (step === 0) {
@@ -400,7 +401,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const pending = Promise.all(parts.map((p, i) => pool.request(i, { type: 'step', batch: p })));
       // Prepare the next batch while the workers compute.
       rngAtNext = rng.state();
-      next = makeBatch(ds.train, config, o.batchSize, sampleSpec(rng, 0.5, o.holeShare), rng, o.context);
+      next = drawBatch();
       const res = await pending;
       // Average the gradients (weighted by sub-batch size) into grads[0].
       const g = grads[0];
