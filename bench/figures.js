@@ -12,7 +12,7 @@ const sharp = require('sharp');
 const { readRgb } = require('../dist/image/io');
 const { MaeRunner, toFloat, toRgb, padImage, cropImage } = require('../dist/model/runner');
 const { randomMask } = require('../dist/model/masking');
-const { harmonicFill } = require('../dist/image/fill');
+const { harmonicFillSolved } = require('../dist/image/fill');
 const { patchHoles, composite } = require('../dist/bench/recon');
 const { denoise } = require('../dist/denoise');
 const { inpaint } = require('../dist/inpaint');
@@ -51,7 +51,7 @@ async function strip(images, file) {
   const holes = patchHoles(m.removed, S / p, S / p, p, S, S);
   const shown = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(128) }, holes);
   const f = toFloat(img);
-  const interp = toRgb({ ...f, data: harmonicFill(f.data, S, S, 3, holes.map((h) => (h ? 0 : 1))) });
+  const interp = toRgb({ ...f, data: harmonicFillSolved(f.data, S, S, 3, holes.map((h) => (h ? 0 : 1))) });
   const mae = toRgb(runner.run(f, m.removed));
   await strip([img, shown, composite(img, interp, holes), composite(img, mae, holes)], path.join(out, 'rebuild.png'));
   // (2) denoise sigma 25

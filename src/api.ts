@@ -9,7 +9,7 @@ import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
 import { checkRgb, decodeImageSource, encodeRgb, OUTPUT_FORMATS, RgbImage } from './image/io';
-import { countHoles, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
+import { checkHoles, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
 import { defaultModelDir, MaeRunner } from './model/runner';
 import { UsageError } from './util/errors';
@@ -198,7 +198,7 @@ export async function inpaint(image: ImageInput, mask: ImageInput | HoleMask, op
     holes = holesFromMask(m);
   }
   if (mw !== img.width || mh !== img.height) throw new InpaintError(`mask is ${mw}x${mh}, the image is ${img.width}x${img.height}`);
-  if (countHoles(holes) === 0) throw new InpaintError('mask is empty: no non-zero pixel marks anything to fill');
+  checkHoles(holes);
   const runner = await useModel(opts);
   return inpaintRgb(runner, img, holes, { stride: opts.stride, onProgress: opts.onProgress });
 }

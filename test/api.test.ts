@@ -133,9 +133,14 @@ describe('library API', () => {
       expect([d.width, d.height]).toEqual([w, h]);
       const holes = new Uint8Array(w * h);
       holes[0] = 1;
+      if (w * h === 1) {
+        // One pixel, marked: nothing is left to fill it from.
+        await expect(api.inpaint(img, { width: w, height: h, holes }, { model })).rejects.toThrow('mask marks every pixel: nothing is left to fill the holes from');
+        continue;
+      }
       const i = await api.inpaint(img, { width: w, height: h, holes }, { model });
       expect([i.width, i.height]).toEqual([w, h]);
-      if (w * h > 1) expect(Array.from(i.data.subarray(3))).toEqual(Array.from(img.data.subarray(3)));
+      expect(Array.from(i.data.subarray(3))).toEqual(Array.from(img.data.subarray(3)));
     }
   });
 

@@ -191,11 +191,12 @@ describe('inpaint', () => {
     expect(maxDiff).toBeLessThanOrEqual(1);
   });
 
-  it('returns an unchanged copy for an empty mask and rejects a mask of the wrong size', () => {
+  it('returns an unchanged copy for an empty mask and rejects a mask of the wrong size or one that marks every pixel', () => {
     const img = testImage(70, 70);
     const out = inpaint(identity, img, new Uint8Array(70 * 70));
     expect(Buffer.from(out.data).equals(Buffer.from(img.data))).toBe(true);
     expect(() => inpaint(identity, img, new Uint8Array(10))).toThrow('mask has 10 pixels, the image has 4900');
+    expect(() => inpaint(identity, img, new Uint8Array(70 * 70).fill(1))).toThrow('mask marks every pixel: nothing is left to fill the holes from');
   });
 });
 
@@ -255,6 +256,17 @@ describe('mae inpaint (compiled CLI)', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^mae: mask .* is empty/);
     expect(JSON.parse(r.stdout)).toEqual({ error: expect.stringMatching(/is empty/) });
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('rejects a mask that marks every pixel, writing nothing', async () => {
+    const mask = path.join(tmp, 'full-mask.png');
+    await png(mask, maskImage(new Uint8Array(100 * 80).fill(1), 100, 80));
+    const out = path.join(tmp, 'never4.png');
+    const r = run(photo, '--mask', mask, '-o', out, '--model', identityDir, '--json');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe(`mae: mask ${mask} marks every pixel: nothing is left to fill the holes from`);
+    expect(JSON.parse(r.stdout)).toEqual({ error: expect.stringMatching(/marks every pixel/) });
     expect(fs.existsSync(out)).toBe(false);
   });
 

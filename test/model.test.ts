@@ -260,6 +260,29 @@ describe('weights format', () => {
     expect(fs.statSync(path.join(d, 'weights.bin')).size).toBe(fs.statSync(path.join(dir, 'weights.bin')).size / 2);
   });
 
+  it('reads models saved before the hint key as relaxed, with the ids they had', () => {
+    const values = initValues(small, 23);
+    const d = path.join(dir, 'nohint');
+    const solvedId = saveModel(d, small, values);
+    expect(loadModel(d).config.hint).toBe('solved');
+    // The same model written before the key existed.
+    const json = path.join(d, 'model.json');
+    const file = JSON.parse(fs.readFileSync(json, 'utf8'));
+    delete file.config.hint;
+    delete file.modelId;
+    fs.writeFileSync(json, JSON.stringify(file));
+    const m = loadModel(d);
+    expect(m.config.hint).toBe('relaxed');
+    const relaxedId = saveModel(path.join(dir, 'relaxed'), { ...small, hint: 'relaxed' }, values);
+    expect(m.modelId).toBe(relaxedId);
+    expect(relaxedId).not.toBe(solvedId);
+    // A model file with an unknown hint names the key.
+    file.config.hint = 'bicubic';
+    fs.writeFileSync(json, JSON.stringify(file));
+    expect(() => loadModel(d)).toThrow(/config.hint must be one of relaxed, solved, got bicubic/);
+    expect(() => validateConfig({ ...small, hint: 'x' as never })).toThrow(/config.hint/);
+  });
+
   it('names the file when a model is missing or damaged', () => {
     expect(() => loadModel(path.join(dir, 'nope'))).toThrow(/model file not found: .*nope\/model.json/);
     const d = path.join(dir, 'broken');

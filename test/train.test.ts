@@ -186,6 +186,21 @@ describe('mae train', () => {
     expect(m.values['patch_embed.proj.weight'].length).toBe(values['patch_embed.proj.weight'].length);
   });
 
+  it("fine-tuning keeps the model's hint unless told, and --resume refuses to switch it", async () => {
+    const relaxed = validateConfig({ ...DEFAULT_CONFIG, ...tiny, hint: 'relaxed' });
+    const src = path.join(root, 'relaxed-src');
+    saveModel(src, relaxed, initValues(relaxed, 5));
+    const kept = path.join(root, 'relaxed-kept');
+    await train({ ...base(kept), config: undefined, init: src, steps: 1 });
+    expect(loadModel(kept).config.hint).toBe('relaxed');
+    const switched = path.join(root, 'relaxed-solved');
+    await train({ ...base(switched), config: { hint: 'solved' }, init: src, steps: 2, stopAtStep: 1 });
+    expect(loadModel(switched).config.hint).toBe('solved');
+    await expect(train({ ...base(switched), config: { hint: 'relaxed' }, resume: true })).rejects.toThrow(/its hint is solved, not relaxed \(fine-tune with --init instead\)/);
+    // New models take the solved hint.
+    expect(DEFAULT_CONFIG.hint).toBe('solved');
+  });
+
   it('refuses to fine-tune into a config whose tensors differ in size', async () => {
     const src = path.join(root, 'narrow');
     const cfg = validateConfig({ ...DEFAULT_CONFIG, ...tiny });

@@ -5,14 +5,14 @@
  * Every method gets the image with the hole pixels blanked.
  */
 import * as path from 'node:path';
-import { harmonicFill } from '../image/fill';
+import { harmonicFillSolved } from '../image/fill';
 import { listImages, readRgb, RgbImage } from '../image/io';
 import { inpaint, InpaintOptions } from '../inpaint';
 import { coverage, makeMask, MASK_KINDS, MaskKind } from '../inpaint/masks';
 import { ssim } from '../metrics/ssim';
 import { MaeRunner, toFloat, toRgb } from '../model/runner';
 import { cvInpaint, loadOpenCv } from './opencv';
-import { composite, maskedPsnr } from './recon';
+import { composite, fillHoles, maskedPsnr } from './recon';
 import { BenchOptions } from './options';
 
 export interface InpaintRow {
@@ -43,11 +43,9 @@ export function maskSeed(seed: number, index: number, kind: MaskKind): number {
   return (Math.imul(seed + 1, 1000003) + index * 7919 + MASK_KINDS.indexOf(kind) * 104729) >>> 0;
 }
 
-/** Harmonic interpolation of the holes from the other pixels. */
+/** Harmonic interpolation of the holes from the other pixels (solved to convergence). */
 export function harmonicInpaint(img: RgbImage, holes: Uint8Array): RgbImage {
-  const f = toFloat(img);
-  const known = holes.map((h) => (h ? 0 : 1));
-  return toRgb({ ...f, data: harmonicFill(f.data, img.width, img.height, 3, known) });
+  return fillHoles(img, holes, harmonicFillSolved);
 }
 
 export async function benchInpaint(o: InpaintBenchOptions): Promise<InpaintRow[]> {

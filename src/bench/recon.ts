@@ -4,7 +4,7 @@
  * and SSIM of the whole composite, seconds per image.
  */
 import * as path from 'node:path';
-import { harmonicFill } from '../image/fill';
+import { harmonicFillSolved } from '../image/fill';
 import { listImages, readRgb, RgbImage } from '../image/io';
 import { pixelKnownMask } from '../image/patchify';
 import { psnr } from '../metrics/psnr';
@@ -55,6 +55,16 @@ export function composite(orig: RgbImage, filled: RgbImage, holes: Uint8Array): 
 
 type Method = (img: RgbImage, holes: Uint8Array, removed: Uint8Array) => RgbImage;
 
+/** A classical fill of float pixels from the known ones (src/image/fill.ts). */
+export type Fill = (img: Float32Array, width: number, height: number, channels: number, known: Uint8Array) => Float32Array;
+
+/** Fills the `holes` (1 = unknown) of `img` with `fill` from the other pixels. */
+export function fillHoles(img: RgbImage, holes: Uint8Array, fill: Fill): RgbImage {
+  const f = toFloat(img);
+  const known = holes.map((h) => (h ? 0 : 1));
+  return toRgb({ ...f, data: fill(f.data, img.width, img.height, 3, known) });
+}
+
 export async function benchRecon(o: ReconOptions): Promise<ReconRow[]> {
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
@@ -70,14 +80,7 @@ export async function benchRecon(o: ReconOptions): Promise<ReconRow[]> {
         return toRgb(cropImage(runner.run(f, fullRemoved, { stride: o.stride }), img.width, img.height));
       },
     ],
-    [
-      'interp (harmonic)',
-      (img, holes) => {
-        const f = toFloat(img);
-        const known = holes.map((h) => (h ? 0 : 1));
-        return toRgb({ ...f, data: harmonicFill(f.data, img.width, img.height, 3, known) });
-      },
-    ],
+    ['interp (harmonic)', (img, holes) => fillHoles(img, holes, harmonicFillSolved)],
   ];
   if (cv) {
     methods.push(['opencv telea', (img, holes) => cvInpaint(cv, img, holes, 'telea')]);

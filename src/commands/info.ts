@@ -17,6 +17,7 @@ export default class InfoCommand extends MaeCommand {
       const c = info.model.config;
       this.log(`model:   ${info.model.id} from ${info.model.dir}`);
       this.log(`         ${info.model.parameters.toLocaleString('en-US')} parameters; patch ${c.patchSize}, window ${c.windowSize}; encoder ${c.embedDim}x${c.depth} (${c.numHeads} heads), decoder ${c.decoderEmbedDim}x${c.decoderDepth} (${c.decoderNumHeads} heads)`);
+      if (c.interpHint) this.log(`         interpolation hint: ${c.hint === 'solved' ? 'solved harmonic fill (conjugate gradients)' : 'relaxed harmonic fill (push-pull and sweeps)'}`);
       this.log(`         ${info.model.gflopsPerMegapixel.toFixed(1)} GFLOP per megapixel (every patch visible, non-overlapping windows)`);
       if (info.model.training.steps) this.log(`         trained ${info.model.training.steps} steps on ${String(info.model.training.samples ?? '?')} crops`);
     } else {

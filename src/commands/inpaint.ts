@@ -3,7 +3,7 @@ import { inpaint } from '../api';
 import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { STDIO } from '../cli/stdio';
 import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
-import { countHoles, holesFromMask, InpaintError } from '../inpaint';
+import { checkHoles, holesFromMask, InpaintError } from '../inpaint';
 import { MaeRunner } from '../model/runner';
 import { UsageError } from '../util/errors';
 import { checkOutputsFree } from '../util/fsx';
@@ -55,8 +55,7 @@ export default class Inpaint extends MaeCommand {
     // Checked before the model loads.
     if (maskImg.width !== img.width || maskImg.height !== img.height) throw new InpaintError(`mask is ${maskImg.width}x${maskImg.height}, the image is ${img.width}x${img.height}`);
     const holes = holesFromMask(maskImg);
-    const filled = countHoles(holes);
-    if (filled === 0) throw new InpaintError(`mask ${flags.mask} is empty: no non-zero pixel marks anything to fill`);
+    const filled = checkHoles(holes, `mask ${flags.mask}`);
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.threads) });
     const bar = this.progress();
     const out = await inpaint(img, { width: img.width, height: img.height, holes }, {

@@ -1,3 +1,4 @@
+import { HintKind } from '../image/fill';
 import { Flags } from '@oclif/core';
 import { backendFlag, MaeCommand } from '../cli/base';
 import { checkpointOptions, DEFAULT_TRAIN, train, TrainResult } from '../train/trainer';
@@ -34,6 +35,10 @@ export default class Train extends MaeCommand {
     context: Flags.integer({ description: `pixels of context around each training window for the mask and the interpolation hint, a multiple of the patch size [default: ${DEFAULT_TRAIN.context}; with --resume, the checkpoint's]`, min: 0 }),
     'hole-share': Flags.string({ description: `share of rebuild batches whose holes are cut at the pixel level, so that patches at a hole's edge are partly known as in inpainting, 0 to 1 [default: ${DEFAULT_TRAIN.holeShare}; with --resume, the checkpoint's]` }),
     'patch-skip': Flags.boolean({ description: 'per-patch linear skip path (model extension; default on for new models, --init models keep theirs unless given)', allowNo: true }),
+    hint: Flags.string({
+      description: "the interpolation hint the model is given: 'solved' (converged harmonic fill) or 'relaxed' (push-pull and 20 sweeps, as models before it) [default: solved for new models; --init models keep theirs unless given]",
+      options: ['solved', 'relaxed'],
+    }),
     backend: backendFlag,
   };
 
@@ -70,7 +75,10 @@ export default class Train extends MaeCommand {
       seed: flags.seed ?? base.seed,
       context: flags.context ?? base.context,
       holeShare: flags['hole-share'] === undefined ? base.holeShare : share(flags['hole-share']),
-      config: flags['patch-skip'] === undefined ? undefined : { patchSkip: flags['patch-skip'] },
+      config: {
+        ...(flags['patch-skip'] === undefined ? {} : { patchSkip: flags['patch-skip'] }),
+        ...(flags.hint === undefined ? {} : { hint: flags.hint as HintKind }),
+      },
       backend: flags.backend,
       onLog: (l) => bar.log(l),
       onProgress: (p) =>

@@ -85,27 +85,10 @@ function pushPull(img: Float32Array, W: number, H: number, C: number, known: Uin
     const [cw, ch] = dims[l + 1];
     const fv = vals[l];
     const fwt = wts[l];
-    const cv = vals[l + 1];
-    for (let y = 0; y < fh; y++) {
-      const cy = Math.min(ch - 1, Math.max(0, (y + 0.5) / 2 - 0.5));
-      const y0 = Math.floor(cy);
-      const y1 = Math.min(ch - 1, y0 + 1);
-      const fy = cy - y0;
-      for (let x = 0; x < fw; x++) {
-        const i = y * fw + x;
-        const a = fwt[i];
-        if (a >= 1) continue;
-        const cx = Math.min(cw - 1, Math.max(0, (x + 0.5) / 2 - 0.5));
-        const x0 = Math.floor(cx);
-        const x1 = Math.min(cw - 1, x0 + 1);
-        const fx = cx - x0;
-        for (let c = 0; c < C; c++) {
-          const up =
-            (1 - fy) * ((1 - fx) * cv[(y0 * cw + x0) * C + c] + fx * cv[(y0 * cw + x1) * C + c]) +
-            fy * ((1 - fx) * cv[(y1 * cw + x0) * C + c] + fx * cv[(y1 * cw + x1) * C + c]);
-          fv[i * C + c] = a * fv[i * C + c] + (1 - a) * up;
-        }
-      }
+    const up = upsample(vals[l + 1], cw, ch, fw, fh, C);
+    for (let i = 0; i < fw * fh; i++) {
+      const a = fwt[i];
+      if (a < 1) for (let c = 0; c < C; c++) fv[i * C + c] = a * fv[i * C + c] + (1 - a) * up[i * C + c];
     }
   }
   const out = vals[0];
@@ -139,4 +122,216 @@ function relax(out: Float32Array, W: number, H: number, C: number, known: Uint8A
       }
     }
   }
+}
+
+/**
+ * How a model computes its interpolation hint: `relaxed` is push-pull plus a fixed number of
+ * Gauss-Seidel sweeps (far from converged on large holes), `solved` is the converged
+ * harmonic fill of `harmonicFillSolved`. Part of a model's config: it must match training.
+ */
+export type HintKind = 'relaxed' | 'solved';
+export const HINT_KINDS: readonly HintKind[] = ['relaxed', 'solved'];
+
+/** The hint a model of kind `kind` is given (`training`: the relaxed kind used 20 sweeps there). */
+export function hintFill(kind: HintKind, img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, training = false): Float32Array {
+  if (kind === 'solved') return harmonicFillSolved(img, width, height, channels, known);
+  return harmonicFill(img, width, height, channels, known, training ? { iterations: 20 } : {});
+}
+
+export interface SolveOptions {
+  /** Stop when the RMS of the diagonally scaled residual (pixel units) is under this (default 2e-5). */
+  tolerance?: number;
+  /** Conjugate-gradient iterations at the finest level (default 60); level k below it takes 2^k times as many (at most 8x). */
+  maxIterations?: number;
+}
+
+/**
+ * The harmonic fill solved rather than relaxed: the unknown pixels take the solution of
+ * Laplace's equation (4 neighbours, reflecting image borders) with the known pixels as
+ * boundary values. Coarse to fine: the image is halved (a coarse pixel is known only if all
+ * of its children are, with their mean) until it is small, the coarsest problem is solved,
+ * and each finer level starts from the bilinear upsampling of the coarser solution and runs
+ * Jacobi-preconditioned conjugate gradients on its unknown pixels. Known pixels are copied,
+ * and unknown pixels' values are never read.
+ */
+export function harmonicFillSolved(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, opts: SolveOptions = {}): Float32Array {
+  const n = width * height;
+  if (img.length !== n * channels) throw new RangeError(`image has ${img.length} values, expected ${n * channels}`);
+  if (known.length !== n) throw new RangeError(`mask has ${known.length} values, expected ${n}`);
+  return solveLevel(img, width, height, channels, known, opts.tolerance ?? 2e-5, opts.maxIterations ?? 60, 0);
+}
+
+function solveLevel(img: Float32Array, W: number, H: number, C: number, known: Uint8Array, tol: number, maxIter: number, level: number): Float32Array {
+  let unknownCount = 0;
+  for (let i = 0; i < W * H; i++) if (!known[i]) unknownCount++;
+  const out = new Float32Array(W * H * C);
+  if (unknownCount === W * H) return out; // nothing to go on: zeros, as harmonicFill
+  for (let i = 0; i < W * H; i++) if (known[i]) for (let c = 0; c < C; c++) out[i * C + c] = img[i * C + c];
+  if (unknownCount === 0) return out;
+  let init: Float32Array | Float64Array | null = null;
+  if (unknownCount > 256 && W >= 8 && H >= 8) {
+    const cw = Math.ceil(W / 2);
+    const ch = Math.ceil(H / 2);
+    const cKnown = new Uint8Array(cw * ch);
+    const cImg = new Float32Array(cw * ch * C);
+    let anyKnown = false;
+    for (let y = 0; y < ch; y++)
+      for (let x = 0; x < cw; x++) {
+        let all = true;
+        let cnt = 0;
+        for (let dy = 0; dy < 2 && all; dy++)
+          for (let dx = 0; dx < 2; dx++) {
+            const sx = 2 * x + dx;
+            const sy = 2 * y + dy;
+            if (sx >= W || sy >= H) continue;
+            if (!known[sy * W + sx]) {
+              all = false;
+              break;
+            }
+            cnt++;
+          }
+        if (!all) continue;
+        const di = y * cw + x;
+        cKnown[di] = 1;
+        anyKnown = true;
+        for (let dy = 0; dy < 2; dy++)
+          for (let dx = 0; dx < 2; dx++) {
+            const sx = 2 * x + dx;
+            const sy = 2 * y + dy;
+            if (sx >= W || sy >= H) continue;
+            for (let c = 0; c < C; c++) cImg[di * C + c] += img[(sy * W + sx) * C + c] / cnt;
+          }
+      }
+    if (anyKnown) {
+      const coarse = solveLevel(cImg, cw, ch, C, cKnown, tol, maxIter, level + 1);
+      init = upsample(coarse, cw, ch, W, H, C);
+    }
+  }
+  // Coarser levels are cheap: they get more iterations; a level with no coarser start (push-pull) the most.
+  const iterations = init ? maxIter * Math.min(8, 2 ** level) : maxIter * 8;
+  if (!init) init = pushPull(img, W, H, C, known);
+  conjugateGradients(out, init, W, H, C, known, unknownCount, tol, iterations);
+  return out;
+}
+
+/** Bilinear upsampling of a (cw x ch) image to (W x H), pixel centres aligned as a 2x pyramid (in doubles). */
+function upsample(src: Float32Array, cw: number, ch: number, W: number, H: number, C: number): Float64Array {
+  const out = new Float64Array(W * H * C);
+  for (let y = 0; y < H; y++) {
+    const cy = Math.min(ch - 1, Math.max(0, (y + 0.5) / 2 - 0.5));
+    const y0 = Math.floor(cy);
+    const y1 = Math.min(ch - 1, y0 + 1);
+    const fy = cy - y0;
+    for (let x = 0; x < W; x++) {
+      const cx = Math.min(cw - 1, Math.max(0, (x + 0.5) / 2 - 0.5));
+      const x0 = Math.floor(cx);
+      const x1 = Math.min(cw - 1, x0 + 1);
+      const fx = cx - x0;
+      const a = (y0 * cw + x0) * C;
+      const b = (y0 * cw + x1) * C;
+      const d = (y1 * cw + x0) * C;
+      const e = (y1 * cw + x1) * C;
+      for (let c = 0; c < C; c++)
+        out[(y * W + x) * C + c] = (1 - fy) * ((1 - fx) * src[a + c] + fx * src[b + c]) + fy * ((1 - fx) * src[d + c] + fx * src[e + c]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Jacobi-preconditioned conjugate gradients on the unknown pixels of `out` (whose known
+ * pixels are set), started from `init`; the C channels are C independent systems that share
+ * one loop over the pixels.
+ */
+function conjugateGradients(out: Float32Array, init: Float32Array | Float64Array, W: number, H: number, C: number, known: Uint8Array, N: number, tol: number, maxIter: number): void {
+  const index = new Int32Array(W * H).fill(-1);
+  const pix = new Int32Array(N);
+  for (let i = 0, k = 0; i < W * H; i++) if (!known[i]) (index[i] = k), (pix[k++] = i);
+  const nb = new Int32Array(N * 4).fill(-1);
+  const diag = new Float64Array(N);
+  const x = new Float64Array(N * C);
+  const r = new Float64Array(N * C);
+  for (let k = 0; k < N; k++) {
+    const i = pix[k];
+    const px = i % W;
+    const py = (i - px) / W;
+    let cnt = 0;
+    const visit = (j: number, slot: number) => {
+      cnt++;
+      const kj = index[j];
+      if (kj >= 0) nb[k * 4 + slot] = kj;
+      else for (let c = 0; c < C; c++) r[k * C + c] += out[j * C + c]; // the right-hand side: known neighbours
+    };
+    if (px > 0) visit(i - 1, 0);
+    if (px < W - 1) visit(i + 1, 1);
+    if (py > 0) visit(i - W, 2);
+    if (py < H - 1) visit(i + W, 3);
+    diag[k] = cnt;
+    for (let c = 0; c < C; c++) x[k * C + c] = init[i * C + c];
+  }
+  // r = b - A x, with (A x)_k = diag_k x_k - sum of unknown neighbours; dot[c] += v.(A v) when asked.
+  const applyA = (v: Float64Array, dst: Float64Array, dot: Float64Array | null) => {
+    for (let k = 0; k < N; k++) {
+      const o = k * C;
+      const j0 = nb[k * 4];
+      const j1 = nb[k * 4 + 1];
+      const j2 = nb[k * 4 + 2];
+      const j3 = nb[k * 4 + 3];
+      const d = diag[k];
+      for (let c = 0; c < C; c++) {
+        let s = d * v[o + c];
+        if (j0 >= 0) s -= v[j0 * C + c];
+        if (j1 >= 0) s -= v[j1 * C + c];
+        if (j2 >= 0) s -= v[j2 * C + c];
+        if (j3 >= 0) s -= v[j3 * C + c];
+        dst[o + c] = s;
+        if (dot) dot[c] += v[o + c] * s;
+      }
+    }
+  };
+  const q = new Float64Array(N * C);
+  applyA(x, q, null);
+  for (let m = 0; m < N * C; m++) r[m] -= q[m];
+  const p = new Float64Array(N * C);
+  const rz = new Float64Array(C);
+  for (let k = 0; k < N; k++)
+    for (let c = 0; c < C; c++) {
+      const z = r[k * C + c] / diag[k];
+      p[k * C + c] = z;
+      rz[c] += r[k * C + c] * z;
+    }
+  const limit = tol * tol * N;
+  const pq = new Float64Array(C);
+  const alpha = new Float64Array(C);
+  const beta = new Float64Array(C);
+  const rzNew = new Float64Array(C);
+  for (let it = 0; it < maxIter; it++) {
+    let done = true;
+    for (let c = 0; c < C; c++) if (rz[c] > limit) done = false;
+    if (done) break;
+    pq.fill(0);
+    applyA(p, q, pq);
+    for (let c = 0; c < C; c++) alpha[c] = pq[c] > 0 ? rz[c] / pq[c] : 0;
+    rzNew.fill(0);
+    for (let k = 0; k < N; k++) {
+      const inv = 1 / diag[k];
+      for (let c = 0; c < C; c++) {
+        const m = k * C + c;
+        x[m] += alpha[c] * p[m];
+        const rm = r[m] - alpha[c] * q[m];
+        r[m] = rm;
+        rzNew[c] += rm * rm * inv;
+      }
+    }
+    for (let c = 0; c < C; c++) beta[c] = rz[c] > 0 ? rzNew[c] / rz[c] : 0;
+    for (let k = 0; k < N; k++) {
+      const inv = 1 / diag[k];
+      for (let c = 0; c < C; c++) {
+        const m = k * C + c;
+        p[m] = r[m] * inv + beta[c] * p[m];
+      }
+    }
+    rz.set(rzNew);
+  }
+  for (let k = 0; k < N; k++) for (let c = 0; c < C; c++) out[pix[k] * C + c] = x[k * C + c];
 }

@@ -9,7 +9,7 @@
  * the patches nearest the known pixels first, then the model runs again with those treated as
  * visible, working inwards.
  */
-import { harmonicFill } from '../image/fill';
+import { hintFill } from '../image/fill';
 import { RgbImage } from '../image/io';
 import { MaeConfig } from '../model/config';
 import { cropImage, FloatImage, padImage, sharedFloats } from '../model/runner';
@@ -56,6 +56,18 @@ export const INPAINT_DEFAULTS = { progressive: true, ringPatches: 1, maxPasses: 
 
 export class InpaintError extends Error {}
 
+/**
+ * The checks a user's mask must pass (the CLI and the library API): it marks some pixels, and
+ * not all of them (nothing would be left to fill from). Returns the number of marked pixels;
+ * `what` names the mask in the message.
+ */
+export function checkHoles(holes: Uint8Array, what = 'mask'): number {
+  const n = countHoles(holes);
+  if (n === 0) throw new InpaintError(`${what} is empty: no non-zero pixel marks anything to fill`);
+  if (n === holes.length) throw new InpaintError(`${what} marks every pixel: nothing is left to fill the holes from`);
+  return n;
+}
+
 /** Number of pixels set in a hole mask. */
 export function countHoles(holes: Uint8Array): number {
   let n = 0;
@@ -87,13 +99,15 @@ export function inpaint(runner: InpaintRunner, img: RgbImage, holes: Uint8Array,
  * (hole pixels hold the model's values: never read as originals), the model output (hole
  * pixels from the pass that filled them, known pixels from the first pass) and the harmonic
  * hint (empty unless the seam mode is 'feather', the only one that reads it). Null when
- * there is no hole.
+ * there is no hole; an error when every pixel is one.
  */
 export function rebuild(runner: InpaintRunner, img: RgbImage, holes: Uint8Array, opts: InpaintOptions = {}): SeamInput | null {
   const { width: W, height: H } = img;
   if (img.data.length !== W * H * 3) throw new InpaintError(`image data has ${img.data.length} bytes, expected ${W * H * 3} for ${W}x${H} RGB`);
   if (holes.length !== W * H) throw new InpaintError(`mask has ${holes.length} pixels, the image has ${W * H}`);
-  if (countHoles(holes) === 0) return null;
+  const n = countHoles(holes);
+  if (n === 0) return null;
+  if (n === W * H) throw new InpaintError('mask marks every pixel: nothing is left to fill the holes from');
   const o = { ...INPAINT_DEFAULTS, ...stripUndefined(opts) };
   // Known pixels on the model's scale; hole pixels blanked (never read).
   const known = new Uint8Array(W * H);
@@ -166,7 +180,7 @@ function runModel(
   target: Float32Array,
 ): { model: Float32Array; hint: Float32Array } {
   const { patchSize: p, windowSize: S } = runner.config;
-  const hint = harmonicFill(values, W, H, 3, known);
+  const hint = hintFill(runner.config.hint, values, W, H, 3, known);
   let x0 = W;
   let y0 = H;
   let x1 = 0;

@@ -1,4 +1,5 @@
 /** Model configuration, defaults and cost accounting. */
+import { HINT_KINDS, HintKind } from '../image/fill';
 
 export interface MaeConfig {
   /** Side of a square patch in pixels. */
@@ -30,6 +31,12 @@ export interface MaeConfig {
    * Needs interpHint and pixel targets. Models saved without the key have it off.
    */
   patchSkip: boolean;
+  /**
+   * How the interpolation hint is computed (src/image/fill.ts): `solved` (converged harmonic
+   * fill) or `relaxed` (push-pull and a fixed number of sweeps). Inference must use the hint
+   * the model was trained with. Models saved without the key are `relaxed`.
+   */
+  hint: HintKind;
 }
 
 export const DEFAULT_CONFIG: MaeConfig = {
@@ -46,6 +53,7 @@ export const DEFAULT_CONFIG: MaeConfig = {
   interpHint: true,
   windowSize: 64,
   patchSkip: true,
+  hint: 'solved',
 };
 
 export class ConfigError extends Error {}
@@ -61,6 +69,7 @@ export function validateConfig(c: MaeConfig): MaeConfig {
     throw new ConfigError(`decoderEmbedDim ${c.decoderEmbedDim} is not divisible by decoderNumHeads ${c.decoderNumHeads}`);
   if (c.embedDim % 4 !== 0 || c.decoderEmbedDim % 4 !== 0) throw new ConfigError('embedding widths must be multiples of 4 (2-D sin-cos positional embedding)');
   if (c.patchSkip && (!c.interpHint || c.normPixLoss)) throw new ConfigError('patchSkip needs interpHint and pixel targets (normPixLoss off)');
+  if (!HINT_KINDS.includes(c.hint)) throw new ConfigError(`config.hint must be one of ${HINT_KINDS.join(', ')}, got ${String(c.hint)}`);
   if (c.windowSize % c.patchSize !== 0) throw new ConfigError(`windowSize ${c.windowSize} is not a multiple of patchSize ${c.patchSize}`);
   return c;
 }

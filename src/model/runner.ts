@@ -10,7 +10,7 @@ import { MaeConfig, patchDim } from './config';
 import { BatchMask, decode, encode, Params, residualBase, toTensors } from './mae';
 import { maskFromVisible } from './masking';
 import { loadModel, LoadedModel } from './weights';
-import { harmonicFill } from '../image/fill';
+import { hintFill } from '../image/fill';
 import { RgbImage } from '../image/io';
 import { pixelKnownMask } from '../image/patchify';
 import { initBackend, BackendInfo } from '../runtime/backend';
@@ -185,7 +185,7 @@ export class MaeRunner {
     const win = c.windowSize / p;
     if (rows < win || cols < win) throw new Error(`image ${W}x${H} is smaller than the model window ${c.windowSize}`);
     const anyRemoved = removed.some((v) => v);
-    const hint = hintImage ?? (anyRemoved ? { width: W, height: H, data: harmonicFill(input.data, W, H, 3, pixelKnownMask(removed, rows, cols, p)) } : input);
+    const hint = hintImage ?? (anyRemoved ? { width: W, height: H, data: hintFill(c.hint, input.data, W, H, 3, pixelKnownMask(removed, rows, cols, p)) } : input);
     const stride = Math.max(1, Math.min(win, opts.stride ?? Math.floor(win / 2)));
     const ys = starts(rows, win, stride);
     const xs = starts(cols, win, stride);

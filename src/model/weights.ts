@@ -55,6 +55,7 @@ function canonicalConfig(c: MaeConfig): Record<string, unknown> {
   for (const k of Object.keys(c).sort()) {
     // Off-by-default extensions are left out so that ids of models saved before them stay.
     if (k === 'patchSkip' && !c.patchSkip) continue;
+    if (k === 'hint' && c.hint === 'relaxed') continue;
     out[k] = (c as unknown as Record<string, unknown>)[k];
   }
   return out;
@@ -160,7 +161,7 @@ export function loadModel(dirOrJson: string): LoadedModel {
   let config: MaeConfig;
   try {
     // Keys added after a model was saved take the value that matches its tensors.
-    config = validateConfig({ ...DEFAULT_CONFIG, ...{ patchSkip: false }, ...file.config });
+    config = validateConfig({ ...DEFAULT_CONFIG, ...{ patchSkip: false, hint: 'relaxed' as const }, ...file.config });
   } catch (error) {
     if (error instanceof ConfigError) throw new ModelError(`${jsonPath}: ${error.message}`);
     throw error;

@@ -8,7 +8,7 @@
  */
 import { MaeConfig, patchDim } from '../model/config';
 import { argsort, lenKeepFor, maskFromShuffle } from '../model/masking';
-import { harmonicFill } from '../image/fill';
+import { hintFill } from '../image/fill';
 import { cropResize, listImages, readRgb, RgbImage } from '../image/io';
 import { patchify, pixelKnownMask } from '../image/patchify';
 import { Rng } from '../util/rng';
@@ -198,7 +198,7 @@ export function makeBatch(images: RgbImage[], c: MaeConfig, B: number, spec: Bat
         }
       const known = pixelKnownMask(removedBig, tRows, tRows, p);
       if (spec.holes) shiftHoles(known, T, rng.int(p), rng.int(p));
-      const filled = harmonicFill(noisyBig, T, T, 3, known, { iterations: 20 });
+      const filled = hintFill(c.hint, noisyBig, T, T, 3, known, true);
       b.hint.set(patchify(context ? cutWindow(filled, T, context, S) : filled, S, S, 3, p), i * L * P);
     }
   }
