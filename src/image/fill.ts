@@ -148,19 +148,24 @@ export interface SolveOptions {
 /**
  * The harmonic fill solved rather than relaxed: the unknown pixels take the solution of
  * Laplace's equation (4 neighbours, reflecting image borders) with the known pixels as
- * boundary values. Coarse to fine: the image is halved (a coarse pixel is known only if all
- * of its children are, with their mean) until it is small, the coarsest problem is solved,
- * and each finer level starts from the bilinear upsampling of the coarser solution and runs
- * Jacobi-preconditioned conjugate gradients on its unknown pixels. Known pixels are copied,
- * and unknown pixels' values are never read.
+ * boundary values (a membrane stretched over the holes). Coarse to fine: the image is halved
+ * (a coarse pixel is known only if all of its children are, with their mean) until it is
+ * small, the coarsest problem is solved, and each finer level starts from the bilinear
+ * upsampling of the coarser solution and runs Jacobi-preconditioned conjugate gradients on its
+ * unknown pixels. Known pixels are copied, and unknown pixels' values are never read.
  */
 export function harmonicFillSolved(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, opts: SolveOptions = {}): Float32Array {
-  const n = width * height;
-  if (img.length !== n * channels) throw new RangeError(`image has ${img.length} values, expected ${n * channels}`);
-  if (known.length !== n) throw new RangeError(`mask has ${known.length} values, expected ${n}`);
+  checkSizes(img, width, height, channels, known);
   return solveLevel(img, width, height, channels, known, opts.tolerance ?? 2e-5, opts.maxIterations ?? 60, 0);
 }
 
+function checkSizes(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array): void {
+  const n = width * height;
+  if (img.length !== n * channels) throw new RangeError(`image has ${img.length} values, expected ${n * channels}`);
+  if (known.length !== n) throw new RangeError(`mask has ${known.length} values, expected ${n}`);
+}
+
+/** Solves one level, starting from the coarser level's solution. */
 function solveLevel(img: Float32Array, W: number, H: number, C: number, known: Uint8Array, tol: number, maxIter: number, level: number): Float32Array {
   let unknownCount = 0;
   for (let i = 0; i < W * H; i++) if (!known[i]) unknownCount++;
@@ -172,46 +177,53 @@ function solveLevel(img: Float32Array, W: number, H: number, C: number, known: U
   if (unknownCount > 256 && W >= 8 && H >= 8) {
     const cw = Math.ceil(W / 2);
     const ch = Math.ceil(H / 2);
-    const cKnown = new Uint8Array(cw * ch);
-    const cImg = new Float32Array(cw * ch * C);
-    let anyKnown = false;
-    for (let y = 0; y < ch; y++)
-      for (let x = 0; x < cw; x++) {
-        let all = true;
-        let cnt = 0;
-        for (let dy = 0; dy < 2 && all; dy++)
-          for (let dx = 0; dx < 2; dx++) {
-            const sx = 2 * x + dx;
-            const sy = 2 * y + dy;
-            if (sx >= W || sy >= H) continue;
-            if (!known[sy * W + sx]) {
-              all = false;
-              break;
-            }
-            cnt++;
-          }
-        if (!all) continue;
-        const di = y * cw + x;
-        cKnown[di] = 1;
-        anyKnown = true;
-        for (let dy = 0; dy < 2; dy++)
-          for (let dx = 0; dx < 2; dx++) {
-            const sx = 2 * x + dx;
-            const sy = 2 * y + dy;
-            if (sx >= W || sy >= H) continue;
-            for (let c = 0; c < C; c++) cImg[di * C + c] += img[(sy * W + sx) * C + c] / cnt;
-          }
-      }
-    if (anyKnown) {
-      const coarse = solveLevel(cImg, cw, ch, C, cKnown, tol, maxIter, level + 1);
-      init = upsample(coarse, cw, ch, W, H, C);
-    }
+    const coarse = halve(img, W, H, C, known, cw, ch);
+    if (coarse) init = upsample(solveLevel(coarse.img, cw, ch, C, coarse.known, tol, maxIter, level + 1), cw, ch, W, H, C);
   }
   // Coarser levels are cheap: they get more iterations; a level with no coarser start (push-pull) the most.
   const iterations = init ? maxIter * Math.min(8, 2 ** level) : maxIter * 8;
   if (!init) init = pushPull(img, W, H, C, known);
-  conjugateGradients(out, init, W, H, C, known, unknownCount, tol, iterations);
+  const op = laplaceOperator(out, W, H, C, known, unknownCount);
+  const x = new Float64Array(unknownCount * C);
+  for (let k = 0; k < unknownCount; k++) for (let c = 0; c < C; c++) x[k * C + c] = init[op.pix[k] * C + c];
+  conjugateGradients(op, x, C, tol, iterations);
+  for (let k = 0; k < unknownCount; k++) for (let c = 0; c < C; c++) out[op.pix[k] * C + c] = x[k * C + c];
   return out;
+}
+
+/** The half-size problem: a coarse pixel is known if all of its (up to 4) children are, with their mean; null if none is. */
+function halve(img: Float32Array, W: number, H: number, C: number, known: Uint8Array, cw: number, ch: number): { img: Float32Array; known: Uint8Array } | null {
+  const cKnown = new Uint8Array(cw * ch);
+  const cImg = new Float32Array(cw * ch * C);
+  let anyKnown = false;
+  for (let y = 0; y < ch; y++)
+    for (let x = 0; x < cw; x++) {
+      let all = true;
+      let cnt = 0;
+      for (let dy = 0; dy < 2 && all; dy++)
+        for (let dx = 0; dx < 2; dx++) {
+          const sx = 2 * x + dx;
+          const sy = 2 * y + dy;
+          if (sx >= W || sy >= H) continue;
+          if (!known[sy * W + sx]) {
+            all = false;
+            break;
+          }
+          cnt++;
+        }
+      if (!all) continue;
+      const di = y * cw + x;
+      cKnown[di] = 1;
+      anyKnown = true;
+      for (let dy = 0; dy < 2; dy++)
+        for (let dx = 0; dx < 2; dx++) {
+          const sx = 2 * x + dx;
+          const sy = 2 * y + dy;
+          if (sx >= W || sy >= H) continue;
+          for (let c = 0; c < C; c++) cImg[di * C + c] += img[(sy * W + sx) * C + c] / cnt;
+        }
+    }
+  return anyKnown ? { img: cImg, known: cKnown } : null;
 }
 
 /** Bilinear upsampling of a (cw x ch) image to (W x H), pixel centres aligned as a 2x pyramid (in doubles). */
@@ -239,38 +251,51 @@ function upsample(src: Float32Array, cw: number, ch: number, W: number, H: numbe
 }
 
 /**
- * Jacobi-preconditioned conjugate gradients on the unknown pixels of `out` (whose known
- * pixels are set), started from `init`; the C channels are C independent systems that share
- * one loop over the pixels.
+ * A symmetric positive definite system over the unknown pixels `pix` (C channels sharing it):
+ * `rhs` is what the known pixels contribute, `diag` the diagonal (the Jacobi preconditioner),
+ * `apply(v, dst, dot)` sets dst = A v and adds v.(A v) per channel into `dot` when given.
  */
-function conjugateGradients(out: Float32Array, init: Float32Array | Float64Array, W: number, H: number, C: number, known: Uint8Array, N: number, tol: number, maxIter: number): void {
+interface Operator {
+  pix: Int32Array;
+  rhs: Float64Array;
+  diag: Float64Array;
+  apply(v: Float64Array, dst: Float64Array, dot: Float64Array | null): void;
+}
+
+/** Unknown pixels in order, their index by pixel (-1 for known), and their in-image 4-neighbours (-1 outside). */
+function unknownGrid(W: number, H: number, known: Uint8Array, N: number): { pix: Int32Array; index: Int32Array; nbPix: Int32Array } {
   const index = new Int32Array(W * H).fill(-1);
   const pix = new Int32Array(N);
   for (let i = 0, k = 0; i < W * H; i++) if (!known[i]) (index[i] = k), (pix[k++] = i);
-  const nb = new Int32Array(N * 4).fill(-1);
-  const diag = new Float64Array(N);
-  const x = new Float64Array(N * C);
-  const r = new Float64Array(N * C);
+  const nbPix = new Int32Array(N * 4).fill(-1);
   for (let k = 0; k < N; k++) {
     const i = pix[k];
     const px = i % W;
     const py = (i - px) / W;
-    let cnt = 0;
-    const visit = (j: number, slot: number) => {
-      cnt++;
-      const kj = index[j];
-      if (kj >= 0) nb[k * 4 + slot] = kj;
-      else for (let c = 0; c < C; c++) r[k * C + c] += out[j * C + c]; // the right-hand side: known neighbours
-    };
-    if (px > 0) visit(i - 1, 0);
-    if (px < W - 1) visit(i + 1, 1);
-    if (py > 0) visit(i - W, 2);
-    if (py < H - 1) visit(i + W, 3);
-    diag[k] = cnt;
-    for (let c = 0; c < C; c++) x[k * C + c] = init[i * C + c];
+    if (px > 0) nbPix[k * 4] = i - 1;
+    if (px < W - 1) nbPix[k * 4 + 1] = i + 1;
+    if (py > 0) nbPix[k * 4 + 2] = i - W;
+    if (py < H - 1) nbPix[k * 4 + 3] = i + W;
   }
-  // r = b - A x, with (A x)_k = diag_k x_k - sum of unknown neighbours; dot[c] += v.(A v) when asked.
-  const applyA = (v: Float64Array, dst: Float64Array, dot: Float64Array | null) => {
+  return { pix, index, nbPix };
+}
+
+/** The harmonic system: (A x)_k = (in-image neighbours)_k x_k - (unknown neighbours' x); known neighbours go to the right-hand side. */
+function laplaceOperator(out: Float32Array, W: number, H: number, C: number, known: Uint8Array, N: number): Operator {
+  const { pix, index, nbPix } = unknownGrid(W, H, known, N);
+  const nb = new Int32Array(N * 4).fill(-1);
+  const diag = new Float64Array(N);
+  const rhs = new Float64Array(N * C);
+  for (let k = 0; k < N; k++)
+    for (let t = 0; t < 4; t++) {
+      const j = nbPix[k * 4 + t];
+      if (j < 0) continue;
+      diag[k]++;
+      const kj = index[j];
+      if (kj >= 0) nb[k * 4 + t] = kj;
+      else for (let c = 0; c < C; c++) rhs[k * C + c] += out[j * C + c];
+    }
+  const apply = (v: Float64Array, dst: Float64Array, dot: Float64Array | null) => {
     for (let k = 0; k < N; k++) {
       const o = k * C;
       const j0 = nb[k * 4];
@@ -289,9 +314,21 @@ function conjugateGradients(out: Float32Array, init: Float32Array | Float64Array
       }
     }
   };
+  return { pix, rhs, diag, apply };
+}
+
+/**
+ * Jacobi-preconditioned conjugate gradients on `op`, in place on `x` (the start); the C
+ * channels are C independent systems that share one loop over the pixels. Stops when every
+ * channel's diagonally scaled residual has an RMS under `tol`, or after `maxIter` iterations.
+ */
+function conjugateGradients(op: Operator, x: Float64Array, C: number, tol: number, maxIter: number): void {
+  const { diag, rhs } = op;
+  const N = diag.length;
+  const r = new Float64Array(N * C);
   const q = new Float64Array(N * C);
-  applyA(x, q, null);
-  for (let m = 0; m < N * C; m++) r[m] -= q[m];
+  op.apply(x, q, null);
+  for (let m = 0; m < N * C; m++) r[m] = rhs[m] - q[m];
   const p = new Float64Array(N * C);
   const rz = new Float64Array(C);
   for (let k = 0; k < N; k++)
@@ -310,7 +347,7 @@ function conjugateGradients(out: Float32Array, init: Float32Array | Float64Array
     for (let c = 0; c < C; c++) if (rz[c] > limit) done = false;
     if (done) break;
     pq.fill(0);
-    applyA(p, q, pq);
+    op.apply(p, q, pq);
     for (let c = 0; c < C; c++) alpha[c] = pq[c] > 0 ? rz[c] / pq[c] : 0;
     rzNew.fill(0);
     for (let k = 0; k < N; k++) {
@@ -333,5 +370,4 @@ function conjugateGradients(out: Float32Array, init: Float32Array | Float64Array
     }
     rz.set(rzNew);
   }
-  for (let k = 0; k < N; k++) for (let c = 0; c < C; c++) out[pix[k] * C + c] = x[k * C + c];
 }
