@@ -182,10 +182,11 @@ function solveLevel(img: Float32Array, W: number, H: number, C: number, known: U
   }
   // Coarser levels are cheap: they get more iterations; a level with no coarser start (push-pull) the most.
   const iterations = init ? maxIter * Math.min(8, 2 ** level) : maxIter * 8;
-  if (!init) init = pushPull(img, W, H, C, known);
+  init ??= pushPull(img, W, H, C, known);
   const op = laplaceOperator(out, W, H, C, known, unknownCount);
   const x = new Float64Array(unknownCount * C);
   for (let k = 0; k < unknownCount; k++) for (let c = 0; c < C; c++) x[k * C + c] = init[op.pix[k] * C + c];
+  init = null; // large images: the full-size start is not kept through the iterations
   conjugateGradients(op, x, C, tol, iterations);
   for (let k = 0; k < unknownCount; k++) for (let c = 0; c < C; c++) out[op.pix[k] * C + c] = x[k * C + c];
   return out;
@@ -252,7 +253,8 @@ function upsample(src: Float32Array, cw: number, ch: number, W: number, H: numbe
 
 /**
  * A symmetric positive definite system over the unknown pixels `pix` (C channels sharing it):
- * `rhs` is what the known pixels contribute, `diag` the diagonal (the Jacobi preconditioner),
+ * `rhs` is what the known pixels contribute (the solver turns it into its residual in place),
+ * `diag` the diagonal (the Jacobi preconditioner),
  * `apply(v, dst, dot)` sets dst = A v and adds v.(A v) per channel into `dot` when given.
  */
 interface Operator {
@@ -323,12 +325,12 @@ function laplaceOperator(out: Float32Array, W: number, H: number, C: number, kno
  * channel's diagonally scaled residual has an RMS under `tol`, or after `maxIter` iterations.
  */
 function conjugateGradients(op: Operator, x: Float64Array, C: number, tol: number, maxIter: number): void {
-  const { diag, rhs } = op;
+  const { diag } = op;
   const N = diag.length;
-  const r = new Float64Array(N * C);
+  const r = op.rhs;
   const q = new Float64Array(N * C);
   op.apply(x, q, null);
-  for (let m = 0; m < N * C; m++) r[m] = rhs[m] - q[m];
+  for (let m = 0; m < N * C; m++) r[m] -= q[m];
   const p = new Float64Array(N * C);
   const rz = new Float64Array(C);
   for (let k = 0; k < N; k++)
