@@ -261,10 +261,16 @@ describe('codec', () => {
     expect([f.quality, f.ratio, f.dctQuality]).toEqual([60, 0, qualityParams(60).dctQuality]);
   });
 
-  it('refuses a different model, naming both ids', async () => {
-    const e = encodeImage(img, modelInfo(runnerA), { quality: 30 });
+  it('refuses a different model where patches were removed, naming both ids; decodes with any model where none were', async () => {
     const runnerB = await MaeRunner.load(modelB, 'cpu');
     expect(runnerB.modelId).not.toBe(runnerA.modelId);
+    const kept = encodeImage(img, modelInfo(runnerA), { quality: 30 });
+    expect(kept.removed.some((v) => v)).toBe(false);
+    const viaA = decodeImage(kept.bytes, runnerA, 'photo.mae');
+    const viaB = decodeImage(kept.bytes, runnerB, 'photo.mae');
+    expect(Buffer.from(viaB.image.data).equals(Buffer.from(viaA.image.data))).toBe(true);
+    const e = encodeImage(img, modelInfo(runnerA), { quality: 5 });
+    expect(e.removed.some((v) => v)).toBe(true);
     let msg = '';
     try {
       decodeImage(e.bytes, runnerB, 'photo.mae');
@@ -349,9 +355,18 @@ describe('CLI (compiled dist/)', () => {
     const d = run(['decompress', mae, '-o', path.join(tmp, 'restored.png'), '--model', modelA, '--json']);
     expect(d.status).toBe(0);
     expect(JSON.parse(d.stdout)).toEqual(expect.objectContaining({ width: 70, height: 66 }));
-    const e = run(['decompress', mae, '-o', path.join(tmp, 'x.png'), '--model', modelB]);
+    // Every patch kept (quality 30): another model decodes it to the same image, so files outlive a change of the shipped model.
+    const other = run(['decompress', mae, '-o', path.join(tmp, 'other.png'), '--model', modelB, '--json']);
+    expect(other.status).toBe(0);
+    const [a, b] = await Promise.all([path.join(tmp, 'restored.png'), path.join(tmp, 'other.png')].map((f) => sharp(f).raw().toBuffer()));
+    expect(b.equals(a)).toBe(true);
+    // Patches removed (quality 5): only the model that encoded it can rebuild them.
+    const low = path.join(tmp, 'low.mae');
+    expect(run(['compress', good, '-o', low, '--model', modelA, '--quality', '5']).status).toBe(0);
+    const e = run(['decompress', low, '-o', path.join(tmp, 'x.png'), '--model', modelB]);
     expect(e.status).toBe(1);
-    expect(e.stderr.trim().split('\n').pop()).toMatch(/^mae: .*good\.mae was encoded with model mae-\w+, but the loaded model is mae-\w+/);
+    expect(e.stderr.trim().split('\n').pop()).toMatch(/^mae: .*low\.mae was encoded with model mae-\w+, but the loaded model is mae-\w+/);
+    expect(fs.existsSync(path.join(tmp, 'x.png'))).toBe(false);
   });
 });
 

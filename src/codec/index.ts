@@ -165,13 +165,13 @@ export interface Decoded {
   removedPatches: number;
 }
 
-/** Decodes an .mae file with the model that encoded it. `name` names the file in errors. */
+/**
+ * Decodes an .mae file. A file whose patches were all kept (quality 15 and up by default)
+ * decodes without the model, so it survives a change of the shipped model; one with removed
+ * patches needs the model that encoded it. `name` names the file in errors.
+ */
 export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input', opts: DecodeOptions = {}): Decoded {
   const f = unpackContainer(bytes, name);
-  if (f.modelId !== runner.modelId)
-    throw new CodecError(`${name} was encoded with model ${f.modelId}, but the loaded model is ${runner.modelId}: pass --model with the folder of ${f.modelId}`);
-  if (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize)
-    throw new CodecError(`${name} needs patch ${f.patchSize} and window ${f.windowSize}; model ${runner.modelId} has ${runner.config.patchSize} and ${runner.config.windowSize}`);
   const p = f.patchSize;
   const cols = Math.ceil(f.width / p);
   const rows = Math.ceil(f.height / p);
@@ -187,6 +187,10 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
   }
   const tables = quantTables(f.dctQuality, f.version);
   const nRemoved = removed.reduce((s, v) => s + v, 0);
+  if (nRemoved > 0 && f.modelId !== runner.modelId)
+    throw new CodecError(`${name} was encoded with model ${f.modelId}, but the loaded model is ${runner.modelId}: pass --model with the folder of ${f.modelId}`);
+  if (nRemoved > 0 && (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize))
+    throw new CodecError(`${name} needs patch ${f.patchSize} and window ${f.windowSize}; model ${runner.modelId} has ${runner.config.patchSize} and ${runner.config.windowSize}`);
   // Kept patches go straight to the output bytes (rounded, clamped) and, when the model runs,
   // to its input (v / 255 - 0.5, padded to at least one window): no full-size float64 copy,
   // so a 24-megapixel image decodes in well under 2 GB.
