@@ -36,7 +36,7 @@ export default class Train extends MaeCommand {
     'hole-share': Flags.string({ description: `share of rebuild batches whose holes are cut at the pixel level, so that patches at a hole's edge are partly known as in inpainting, 0 to 1 [default: ${DEFAULT_TRAIN.holeShare}; with --resume, the checkpoint's]` }),
     'patch-skip': Flags.boolean({ description: 'per-patch linear skip path (model extension; default on for new models, --init models keep theirs unless given)', allowNo: true }),
     hint: Flags.string({
-      description: "the interpolation hint the model is given: 'solved' (converged harmonic fill) or 'relaxed' (push-pull and 20 sweeps, as models before it) [default: solved for new models; --init models keep theirs unless given]",
+      description: "the interpolation hint the model is given: 'solved' (converged harmonic fill) or 'relaxed' (push-pull and 20 to 30 Gauss-Seidel sweeps, as models trained before it) [default: solved for new models; --init models keep theirs unless given]",
       options: ['solved', 'relaxed'],
     }),
     backend: backendFlag,
