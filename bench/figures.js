@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * Makes the README's pictures (docs/images/*.png): 256x256 crops of a test image with
- * (1) 75% of patches removed, harmonic interpolation, the MAE; (2) noise sigma 25, the
+ * (1) 75% of patches removed, harmonic interpolation, the MAE (PSNRs printed); (2) noise sigma 25, the
  * MAE's estimate alone, with the Wiener passes it guides (--no-collab), and the denoiser's
  * output (plus the collaborative stage), with their PSNRs printed;
- * (3) a stroke mask, OpenCV Telea, the MAE inpainter.
+ * (3) a stroke mask, OpenCV Telea, the MAE inpainter (PSNRs printed).
  * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y]
  */
 const path = require('node:path');
@@ -13,7 +13,7 @@ const { readRgb } = require('../dist/image/io');
 const { MaeRunner, toFloat, toRgb, padImage, cropImage } = require('../dist/model/runner');
 const { randomMask } = require('../dist/model/masking');
 const { harmonicFillSolved } = require('../dist/image/fill');
-const { patchHoles, composite } = require('../dist/bench/recon');
+const { patchHoles, composite, maskedPsnr } = require('../dist/bench/recon');
 const { denoise } = require('../dist/denoise');
 const { inpaint } = require('../dist/inpaint');
 const { strokeMask } = require('../dist/inpaint/masks');
@@ -53,7 +53,9 @@ async function strip(images, file) {
   const f = toFloat(img);
   const interp = toRgb({ ...f, data: harmonicFillSolved(f.data, S, S, 3, holes.map((h) => (h ? 0 : 1))) });
   const mae = toRgb(runner.run(f, m.removed));
-  await strip([img, shown, composite(img, interp, holes), composite(img, mae, holes)], path.join(out, 'rebuild.png'));
+  const rebuilt = [interp, mae].map((x) => composite(img, x, holes));
+  console.log('rebuild PSNR over the removed pixels (harmonic, mae):', rebuilt.map((x) => maskedPsnr(x.data, img.data, holes).toFixed(2)).join(' '));
+  await strip([img, shown, ...rebuilt], path.join(out, 'rebuild.png'));
   // (2) denoise sigma 25
   const rng = new Rng(2);
   const noisy = { ...img, data: Uint8Array.from(img.data, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal())))) };
@@ -67,5 +69,6 @@ async function strip(images, file) {
   const row = [img, marked];
   if (cv) row.push(cvInpaint(cv, marked, sh, 'telea'));
   row.push(inpaint(runner, marked, sh));
+  console.log(`inpaint PSNR over the strokes (${cv ? 'telea, ' : ''}mae):`, row.slice(2).map((x) => maskedPsnr(x.data, img.data, sh).toFixed(2)).join(' '));
   await strip(row, path.join(out, 'inpaint.png'));
 })().catch((e) => { console.error(e.message); process.exit(1); });
