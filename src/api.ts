@@ -4,7 +4,7 @@
  * are built on these functions; src/index.ts exports them as the package's entry point.
  */
 import * as path from 'node:path';
-import { decodeImage, encodeImage, inspect as inspectFile, modelInfo } from './codec';
+import { decodeImage, encodeImage, inspect as inspectFile, modelInfo, needsModel } from './codec';
 import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
@@ -119,13 +119,14 @@ export interface DecompressOptions extends ModelOptions, ProgressOptions {
 }
 
 /**
- * Decodes the bytes of an .mae file. The file is checked before any model is loaded; the
- * model must be the one that encoded it (its id is in the file). Errors are CodecErrors.
+ * Decodes the bytes of an .mae file. The file is checked before any model is loaded. A file
+ * whose mask removes patches needs the model that encoded it (its id is in the file); one with
+ * every patch kept decodes without loading any. Errors are CodecErrors.
  */
 export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}): Promise<RawImage> {
   const name = opts.name ?? 'input';
-  inspectFile(mae, name);
-  const runner = await useModel(opts);
+  // The model is loaded only if the file's mask removes patches (a file with every patch kept decodes without it).
+  const runner = needsModel(inspectFile(mae, name), name) ? await useModel(opts) : null;
   return decodeImage(mae, runner, name, { onProgress: opts.onProgress }).image;
 }
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { bdRate, RdPoint } from '../src/bench/bdrate';
-import { CodecError, decodeImage, encodeImage, modelInfo } from '../src/codec';
+import { CodecError, decodeImage, encodeImage, inspect, modelInfo, needsModel } from '../src/codec';
 import { packContainer, unpackContainer, MaeFields, VERSION } from '../src/codec/container';
 import { BLOCK, CHROMA_TABLE, decodeBlock, dequantize, encodeBlock, fdct, idct, quantize, quantTables, scaledTable, slopeTable, LUMA_TABLE, ZIGZAG } from '../src/codec/dct';
 import { decodeCoeffs, decodeMask, encodeCoeffs, encodeMask, keptLayout, METHOD_DEFLATE, METHOD_RANGE, COEFFS_PER_PATCH } from '../src/codec/entropy';
@@ -269,8 +269,13 @@ describe('codec', () => {
     const viaA = decodeImage(kept.bytes, runnerA, 'photo.mae');
     const viaB = decodeImage(kept.bytes, runnerB, 'photo.mae');
     expect(Buffer.from(viaB.image.data).equals(Buffer.from(viaA.image.data))).toBe(true);
+    // ... and with none at all; a file with removed patches says which model it needs.
+    expect(needsModel(inspect(kept.bytes))).toBe(false);
+    expect(Buffer.from(decodeImage(kept.bytes, null, 'photo.mae').image.data).equals(Buffer.from(viaA.image.data))).toBe(true);
     const e = encodeImage(img, modelInfo(runnerA), { quality: 5 });
     expect(e.removed.some((v) => v)).toBe(true);
+    expect(needsModel(inspect(e.bytes))).toBe(true);
+    expect(() => decodeImage(e.bytes, null, 'photo.mae')).toThrow(`photo.mae needs model ${runnerA.modelId} to rebuild its removed patches`);
     let msg = '';
     try {
       decodeImage(e.bytes, runnerB, 'photo.mae');
@@ -360,6 +365,10 @@ describe('CLI (compiled dist/)', () => {
     expect(other.status).toBe(0);
     const [a, b] = await Promise.all([path.join(tmp, 'restored.png'), path.join(tmp, 'other.png')].map((f) => sharp(f).raw().toBuffer()));
     expect(b.equals(a)).toBe(true);
+    // It never loads a model: even a missing --model folder does not stop it.
+    const none = run(['decompress', mae, '-o', path.join(tmp, 'none.png'), '--model', path.join(tmp, 'no-such-model')]);
+    expect(none.status).toBe(0);
+    expect((await sharp(path.join(tmp, 'none.png')).raw().toBuffer()).equals(a)).toBe(true);
     // Patches removed (quality 5): only the model that encoded it can rebuild them.
     const low = path.join(tmp, 'low.mae');
     expect(run(['compress', good, '-o', low, '--model', modelA, '--quality', '5']).status).toBe(0);

@@ -1,7 +1,8 @@
 /** File-level compress / decompress (used by the commands): paths, `-` for stdin/stdout, atomic writes, verification. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compress, compressParams, decompress, inspect, toImageBytes } from '../api';
+import { compress, compressParams, decompress, toImageBytes } from '../api';
+import { inspect, needsModel } from './index';
 import { readStdin, STDIO, writeStdout } from '../cli/stdio';
 import { decodeRgb, readRgb, RgbImage } from '../image/io';
 import { psnr } from '../metrics/psnr';
@@ -185,7 +186,8 @@ export async function decompressFile(input: string, output: string, runner: Runn
   const name = input === STDIO ? 'standard input' : input;
   const bytes = await readBytesArg(input);
   const header = inspect(bytes, name); // a bad file fails here, before the model loads
-  const model = await getRunner(runner);
+  // Only a file whose mask removes patches needs the model: the others never load it.
+  const model = needsModel(header, name) ? await getRunner(runner) : undefined;
   const t0 = process.hrtime.bigint();
   const image = await decompress(bytes, { model, name, onProgress: o.onProgress });
   const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -149,6 +149,15 @@ export function inspect(bytes: Uint8Array, name = 'input'): MaeFile {
   return unpackContainer(bytes, name);
 }
 
+/** Whether decoding `f` runs the model: its mask removes at least one patch. `name` names the file if the mask is damaged. */
+export function needsModel(f: MaeFile, name = 'input'): boolean {
+  try {
+    return decodeMask(f.mask, Math.ceil(f.height / f.patchSize), Math.ceil(f.width / f.patchSize)).some((v) => v);
+  } catch (error) {
+    throw new CodecError(`${name} is damaged: ${(error as Error).message}`);
+  }
+}
+
 export interface DecodeOptions {
   onProgress?: RunOptions['onProgress'];
   /** Measurements only: skip the version-2 deblocking, or change its thresholds. */
@@ -167,10 +176,11 @@ export interface Decoded {
 
 /**
  * Decodes an .mae file. A file whose patches were all kept (quality 15 and up by default)
- * decodes without the model, so it survives a change of the shipped model; one with removed
- * patches needs the model that encoded it. `name` names the file in errors.
+ * decodes without the model (`runner` may be null, or any model), so it survives a change of
+ * the shipped model; one with removed patches needs the model that encoded it (needsModel
+ * tells which). `name` names the file in errors.
  */
-export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input', opts: DecodeOptions = {}): Decoded {
+export function decodeImage(bytes: Uint8Array, runner: MaeRunner | null, name = 'input', opts: DecodeOptions = {}): Decoded {
   const f = unpackContainer(bytes, name);
   const p = f.patchSize;
   const cols = Math.ceil(f.width / p);
@@ -187,9 +197,10 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
   }
   const tables = quantTables(f.dctQuality, f.version);
   const nRemoved = removed.reduce((s, v) => s + v, 0);
-  if (nRemoved > 0 && f.modelId !== runner.modelId)
+  if (nRemoved > 0 && !runner) throw new CodecError(`${name} needs model ${f.modelId} to rebuild its removed patches`);
+  if (runner && nRemoved > 0 && f.modelId !== runner.modelId)
     throw new CodecError(`${name} was encoded with model ${f.modelId}, but the loaded model is ${runner.modelId}: pass --model with the folder of ${f.modelId}`);
-  if (nRemoved > 0 && (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize))
+  if (runner && nRemoved > 0 && (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize))
     throw new CodecError(`${name} needs patch ${f.patchSize} and window ${f.windowSize}; model ${runner.modelId} has ${runner.config.patchSize} and ${runner.config.windowSize}`);
   // Kept patches go straight to the output bytes (rounded, clamped) and, when the model runs,
   // to its input (v / 255 - 0.5, padded to at least one window): no full-size float64 copy,
@@ -220,7 +231,7 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner, name = 'input'
     const cp = Wp / p;
     const rm = new Uint8Array((Hp / p) * cp).fill(1);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) rm[r * cp + c] = removed[r * cols + c];
-    const out = runner.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
+    const out = runner!.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         if (!removed[r * cols + c]) continue;

@@ -9,7 +9,8 @@ import { checkOutputsFree } from '../util/fsx';
 export default class Decompress extends MaeCommand {
   static summary = 'Decode .mae files back into images.';
   static description =
-    'Decodes the kept patches and lets the MAE rebuild the removed ones. The model must be the one that encoded the file (checked by its id). ' +
+    'Decodes the kept patches and lets the MAE rebuild the removed ones. A file with removed patches (quality under 15 by default) needs the model that encoded it (checked by its id); ' +
+    'a file whose patches were all kept decodes without loading any model. ' +
     'The output format follows the extension (png, jpg, webp, avif, tif). With several inputs, -o is a folder and one PNG is written per input; ' +
     'a batch goes on past a bad file, reports the failures at the end and exits with 1. Without -o, the image goes beside the .mae as PNG. ' +
     "An existing output is only replaced with --force. '-' reads the .mae file from standard input and -o - writes the image to standard output (PNG, or --format).";
