@@ -1,6 +1,6 @@
-import { HintKind } from '../image/fill';
 import { Flags } from '@oclif/core';
 import { backendFlag, MaeCommand } from '../cli/base';
+import { HintKind } from '../image/fill';
 import { checkpointOptions, DEFAULT_TRAIN, train, TrainResult } from '../train/trainer';
 import { ProgressLine } from '../cli/progress';
 
