@@ -25,8 +25,14 @@ export interface RunOptions {
   /** Window stride in patches (default: half a window, tent-blended; see docs/MODEL.md). */
   stride?: number;
   /**
-   * Windows per forward call (default: 16, fewer when that would leave a thread without at
-   * least two batches; never under 4). 16 ran a 768x512 pass 10 to 30% faster than 8 here.
+   * Windows per forward call (default: 4, fewer when that would leave a thread without at
+   * least two batches). Session 8, a 768x512 photo on 2 threads, 3 fresh processes each: with
+   * every patch visible and no overlap (denoising), the first pass took 1.84 to 1.93 s with 4
+   * against 2.40 to 2.63 s with 16 and later passes 1.13 to 1.23 s against 1.21 to 1.45 s;
+   * with overlapping windows 4.86 against 5.3 to 5.9 s and 3.8 to 4.0 against 3.8 to 4.5 s.
+   * Smaller batches keep the backend's memory small (83 against 248 MB of wasm heap on one
+   * thread), and its first touch is slow on these machines. (Session 3 had measured 16 faster
+   * than 8, before the project's own kernels.)
    */
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
@@ -194,7 +200,7 @@ export class MaeRunner {
       removed,
       cols,
       ys.flatMap((y) => xs.map((x) => ({ y, x }))),
-      opts.batchSize ?? Math.max(4, Math.min(16, Math.ceil(total / (2 * this.threads)))),
+      opts.batchSize ?? Math.max(1, Math.min(4, Math.ceil(total / (2 * this.threads)))),
     );
     const acc = new Float32Array(W * H * 3);
     const wsum = new Float32Array(W * H);
