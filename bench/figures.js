@@ -13,7 +13,7 @@ const { readRgb } = require('../dist/image/io');
 const { MaeRunner, toFloat, toRgb, padImage, cropImage } = require('../dist/model/runner');
 const { randomMask } = require('../dist/model/masking');
 const { harmonicFillSolved } = require('../dist/image/fill');
-const { patchHoles, composite, maskedPsnr } = require('../dist/bench/recon');
+const { patchHoles, composite, fillHoles, maskedPsnr } = require('../dist/bench/recon');
 const { denoise } = require('../dist/denoise');
 const { inpaint } = require('../dist/inpaint');
 const { strokeMask } = require('../dist/inpaint/masks');
@@ -51,7 +51,7 @@ async function strip(images, file) {
   const holes = patchHoles(m.removed, S / p, S / p, p, S, S);
   const shown = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(128) }, holes);
   const f = toFloat(img);
-  const interp = toRgb({ ...f, data: harmonicFillSolved(f.data, S, S, 3, holes.map((h) => (h ? 0 : 1))) });
+  const interp = fillHoles(img, holes, harmonicFillSolved);
   const mae = toRgb(runner.run(f, m.removed));
   const rebuilt = [interp, mae].map((x) => composite(img, x, holes));
   console.log('rebuild PSNR over the removed pixels (harmonic, mae):', rebuilt.map((x) => maskedPsnr(x.data, img.data, holes).toFixed(2)).join(' '));

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compress, compressParams, decompress, toImageBytes } from '../api';
-import { inspect, needsModel } from './index';
+import { decodeImage, inspect, needsModel } from './index';
 import { readStdin, STDIO, writeStdout } from '../cli/stdio';
 import { decodeRgb, readRgb, RgbImage } from '../image/io';
 import { psnr } from '../metrics/psnr';
@@ -187,9 +187,9 @@ export async function decompressFile(input: string, output: string, runner: Runn
   const bytes = await readBytesArg(input);
   const header = inspect(bytes, name); // a bad file fails here, before the model loads
   // Only a file whose mask removes patches needs the model: the others never load it.
-  const model = needsModel(header, name) ? await getRunner(runner) : undefined;
+  const model = needsModel(header, name) ? await getRunner(runner) : null;
   const t0 = process.hrtime.bigint();
-  const image = await decompress(bytes, { model, name, onProgress: o.onProgress });
+  const { image } = decodeImage(bytes, model, name, { onProgress: o.onProgress });
   const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
   await writeImageArg(output, image, { overwrite: Boolean(o.overwrite), format });
   const { width, height } = image;

@@ -158,6 +158,16 @@ export function needsModel(f: MaeFile, name = 'input'): boolean {
   }
 }
 
+/** The model that rebuilds `f`'s removed patches: `runner`, if it is the one that encoded the file. */
+function modelFor(f: MaeFile, runner: MaeRunner | null, name: string): MaeRunner {
+  if (!runner) throw new CodecError(`${name} needs model ${f.modelId} to rebuild its removed patches`);
+  if (f.modelId !== runner.modelId)
+    throw new CodecError(`${name} was encoded with model ${f.modelId}, but the loaded model is ${runner.modelId}: pass --model with the folder of ${f.modelId}`);
+  if (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize)
+    throw new CodecError(`${name} needs patch ${f.patchSize} and window ${f.windowSize}; model ${runner.modelId} has ${runner.config.patchSize} and ${runner.config.windowSize}`);
+  return runner;
+}
+
 export interface DecodeOptions {
   onProgress?: RunOptions['onProgress'];
   /** Measurements only: skip the version-2 deblocking, or change its thresholds. */
@@ -197,17 +207,13 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner | null, name = 
   }
   const tables = quantTables(f.dctQuality, f.version);
   const nRemoved = removed.reduce((s, v) => s + v, 0);
-  if (nRemoved > 0 && !runner) throw new CodecError(`${name} needs model ${f.modelId} to rebuild its removed patches`);
-  if (runner && nRemoved > 0 && f.modelId !== runner.modelId)
-    throw new CodecError(`${name} was encoded with model ${f.modelId}, but the loaded model is ${runner.modelId}: pass --model with the folder of ${f.modelId}`);
-  if (runner && nRemoved > 0 && (runner.config.patchSize !== f.patchSize || runner.config.windowSize !== f.windowSize))
-    throw new CodecError(`${name} needs patch ${f.patchSize} and window ${f.windowSize}; model ${runner.modelId} has ${runner.config.patchSize} and ${runner.config.windowSize}`);
+  const model = nRemoved > 0 ? modelFor(f, runner, name) : null;
   // Kept patches go straight to the output bytes (rounded, clamped) and, when the model runs,
   // to its input (v / 255 - 0.5, padded to at least one window): no full-size float64 copy,
   // so a 24-megapixel image decodes in well under 2 GB.
   const Wp = Math.max(W, f.windowSize);
   const Hp = Math.max(H, f.windowSize);
-  const input = nRemoved > 0 ? new Float32Array(Wp * Hp * 3) : null;
+  const input = model ? new Float32Array(Wp * Hp * 3) : null;
   const data = new Uint8Array(f.width * f.height * 3);
   const block = new Float64Array(BLOCK * 3);
   let k = 0;
@@ -226,12 +232,12 @@ export function decodeImage(bytes: Uint8Array, runner: MaeRunner | null, name = 
       }
       k++;
     }
-  if (input) {
+  if (model && input) {
     // The model's input: patches beyond the grid count as removed.
     const cp = Wp / p;
     const rm = new Uint8Array((Hp / p) * cp).fill(1);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) rm[r * cp + c] = removed[r * cols + c];
-    const out = runner!.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
+    const out = model.run({ width: Wp, height: Hp, data: input }, rm, { stride: opts.stride ?? DECODE_STRIDE, batchSize: DECODE_BATCH, onProgress: opts.onProgress });
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
         if (!removed[r * cols + c]) continue;

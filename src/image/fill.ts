@@ -264,39 +264,31 @@ interface Operator {
   apply(v: Float64Array, dst: Float64Array, dot: Float64Array | null): void;
 }
 
-/** Unknown pixels in order, their index by pixel (-1 for known), and their in-image 4-neighbours (-1 outside). */
-function unknownGrid(W: number, H: number, known: Uint8Array, N: number): { pix: Int32Array; index: Int32Array; nbPix: Int32Array } {
+/** The harmonic system: (A x)_k = (in-image neighbours)_k x_k - (unknown neighbours' x); known neighbours go to the right-hand side. */
+function laplaceOperator(out: Float32Array, W: number, H: number, C: number, known: Uint8Array, N: number): Operator {
   const index = new Int32Array(W * H).fill(-1);
   const pix = new Int32Array(N);
   for (let i = 0, k = 0; i < W * H; i++) if (!known[i]) (index[i] = k), (pix[k++] = i);
-  const nbPix = new Int32Array(N * 4).fill(-1);
+  // Unknown neighbours by index (-1: known or outside the image), left, right, up, down.
+  const nb = new Int32Array(N * 4).fill(-1);
+  const diag = new Float64Array(N);
+  const rhs = new Float64Array(N * C);
+  // Neighbour j of unknown pixel k, in slot t: counted on the diagonal, linked if unknown, else on the right-hand side.
+  const link = (k: number, t: number, j: number) => {
+    diag[k]++;
+    const kj = index[j];
+    if (kj >= 0) nb[k * 4 + t] = kj;
+    else for (let c = 0; c < C; c++) rhs[k * C + c] += out[j * C + c];
+  };
   for (let k = 0; k < N; k++) {
     const i = pix[k];
     const px = i % W;
     const py = (i - px) / W;
-    if (px > 0) nbPix[k * 4] = i - 1;
-    if (px < W - 1) nbPix[k * 4 + 1] = i + 1;
-    if (py > 0) nbPix[k * 4 + 2] = i - W;
-    if (py < H - 1) nbPix[k * 4 + 3] = i + W;
+    if (px > 0) link(k, 0, i - 1);
+    if (px < W - 1) link(k, 1, i + 1);
+    if (py > 0) link(k, 2, i - W);
+    if (py < H - 1) link(k, 3, i + W);
   }
-  return { pix, index, nbPix };
-}
-
-/** The harmonic system: (A x)_k = (in-image neighbours)_k x_k - (unknown neighbours' x); known neighbours go to the right-hand side. */
-function laplaceOperator(out: Float32Array, W: number, H: number, C: number, known: Uint8Array, N: number): Operator {
-  const { pix, index, nbPix } = unknownGrid(W, H, known, N);
-  const nb = new Int32Array(N * 4).fill(-1);
-  const diag = new Float64Array(N);
-  const rhs = new Float64Array(N * C);
-  for (let k = 0; k < N; k++)
-    for (let t = 0; t < 4; t++) {
-      const j = nbPix[k * 4 + t];
-      if (j < 0) continue;
-      diag[k]++;
-      const kj = index[j];
-      if (kj >= 0) nb[k * 4 + t] = kj;
-      else for (let c = 0; c < C; c++) rhs[k * C + c] += out[j * C + c];
-    }
   const apply = (v: Float64Array, dst: Float64Array, dot: Float64Array | null) => {
     for (let k = 0; k < N; k++) {
       const o = k * C;

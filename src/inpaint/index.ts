@@ -64,8 +64,13 @@ export class InpaintError extends Error {}
 export function checkHoles(holes: Uint8Array, what = 'mask'): number {
   const n = countHoles(holes);
   if (n === 0) throw new InpaintError(`${what} is empty: no non-zero pixel marks anything to fill`);
-  if (n === holes.length) throw new InpaintError(`${what} marks every pixel: nothing is left to fill the holes from`);
+  if (n === holes.length) throw everyPixelMarked(what);
   return n;
+}
+
+/** The error for a mask that marks every pixel (checkHoles, and rebuild() for its direct callers). */
+function everyPixelMarked(what: string): InpaintError {
+  return new InpaintError(`${what} marks every pixel: nothing is left to fill the holes from`);
 }
 
 /** Number of pixels set in a hole mask. */
@@ -107,7 +112,7 @@ export function rebuild(runner: InpaintRunner, img: RgbImage, holes: Uint8Array,
   if (holes.length !== W * H) throw new InpaintError(`mask has ${holes.length} pixels, the image has ${W * H}`);
   const n = countHoles(holes);
   if (n === 0) return null;
-  if (n === W * H) throw new InpaintError('mask marks every pixel: nothing is left to fill the holes from');
+  if (n === W * H) throw everyPixelMarked('mask');
   const o = { ...INPAINT_DEFAULTS, ...stripUndefined(opts) };
   // Known pixels on the model's scale; hole pixels blanked (never read).
   const known = new Uint8Array(W * H);

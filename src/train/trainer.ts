@@ -257,8 +257,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (m.modelId !== state.modelId) throw new Error(`checkpoint in ${o.out} is inconsistent (weights ${m.modelId}, state ${state.modelId})`);
     config = m.config;
     values = m.values;
+    const saved = config as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(o.config ?? {}))
-      if ((config as unknown as Record<string, unknown>)[k] !== v) throw new Error(`--resume continues the checkpoint's model: its ${k} is ${String((config as unknown as Record<string, unknown>)[k])}, not ${String(v)} (fine-tune with --init instead)`);
+      if (saved[k] !== v) throw new Error(`--resume continues the checkpoint's model: its ${k} is ${String(saved[k])}, not ${String(v)} (fine-tune with --init instead)`);
   } else if (o.init) {
     // Fine-tuning may switch on extensions the model lacks: their tensors start at init.
     const m = loadModel(o.init);
