@@ -128,12 +128,13 @@ const vlen = 192 * 4; // bytes of one block's coefficients (3 planes of 64)
 /** `n` lines from `f(i)`, indented. */
 const rep = (n, f, ind = 10) => Array.from({ length: n }, (_, i) => ' '.repeat(ind) + f(i)).join('\n');
 
-/** A counted loop: `v` from `from` while below `to` (expressions), step `step`. */
-function loop(name, v, from, to, step, body) {
+/** A counted loop: `v` from `from` while below `to` (expressions), step `step`; with `next`, `(br $<name>c)` in the body goes on to the next turn. */
+function loop(name, v, from, to, step, body, next = false) {
   return `(local.set $${v} ${from})
         (block $${name}d (loop $${name}l
           (br_if $${name}d (i32.ge_s (local.get $${v}) ${to}))
-${body}
+${next ? `(block $${name}c
+${body})` : body}
           (local.set $${v} (i32.add (local.get $${v}) ${step}))
           (br $${name}l)))`;
 }
@@ -203,15 +204,17 @@ ${[0, 1, 2].map(plane).join('\n')})
 const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
 
 /**
- * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1): the collaborative pass of
- * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see filterRegionJs there, which it
+ * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols): the collaborative pass of
+ * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see groupsJs there, which it
  * matches): N and P hold each block's 192 DCT coefficients (3 planes), A receives the summed
  * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
+ * refCols: 0 (every block of a row is a reference) or the byte offset of nx i32 flags, the
+ * columns whose blocks are references (members still come from every block).
  */
 function collabFunc() {
   const dist = (from, n) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
   return `  (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
-    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32)
+    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32)
     (local $oG i32) (local $oD i32) (local $oB i32)
     (local $ix i32) (local $iy i32) (local $jx i32) (local $jy i32) (local $jx0 i32) (local $jx1 i32) (local $jy1 i32)
     (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
@@ -220,6 +223,7 @@ function collabFunc() {
     (local.set $oD (i32.add (local.get $oG) (i32.mul (local.get $K) (i32.const 256))))
     (local.set $oB (i32.add (local.get $oD) (i32.shl (i32.add (local.get $K) (i32.const 1)) (i32.const 2))))
     ${loop('y', 'iy', '(local.get $y0)', '(local.get $y1)', '(i32.const 1)', `      ${loop('x', 'ix', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `
+      (if (i32.eqz (i32.or (i32.eqz (local.get $refCols)) (i32.load (i32.add (local.get $refCols) (i32.shl (local.get $ix) (i32.const 2)))))) (then (br $xc)))
       (local.set $ref (i32.add (i32.mul (local.get $iy) (local.get $nx)) (local.get $ix)))
       (local.set $ro (i32.add (local.get $oP) (i32.mul (local.get $ref) (i32.const ${vlen}))))
       (f32.store (local.get $oD) (f32.const -1))
@@ -256,7 +260,7 @@ ${dist(4, 12)}
         (local.set $gn (i32.shl (local.get $gn) (i32.const 1)))
         (br $gl)))
       (local.set $d (f32.mul (local.get $thr0) (f32.sqrt (f32.convert_i32_s (local.get $gn)))))
-      ${GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`).join('\n      ')}`)}`)})
+      ${GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`).join('\n      ')}`, true)}`)})
 `;
 }
 

@@ -86,6 +86,7 @@ describe('library API', () => {
     await expect(api.compress(picture(8, 8), { model, quality: 0 })).rejects.toBeInstanceOf(UsageError);
     await expect(api.denoise(picture(8, 8), { model, sigma: 300 })).rejects.toBeInstanceOf(UsageError);
     await expect(api.denoise(picture(8, 8), { model, collabShifts: 3 })).rejects.toThrow(new UsageError('collab shifts must be 1 or 2, got 3'));
+    await expect(api.denoise(picture(8, 8), { model, collabSearch: 'dense', collabShifts: 2 })).rejects.toBeInstanceOf(UsageError);
     await expect(api.inpaint(picture(20, 20), picture(10, 10), { model })).rejects.toThrow(new InpaintError('mask is 10x10, the image is 20x20'));
     await expect(api.inpaint(picture(20, 20), { width: 20, height: 20, holes: new Uint8Array(400) }, { model })).rejects.toThrow(/mask is empty/);
     await expect(api.toImageBytes(picture(2, 2), 'bmp' as 'png')).rejects.toThrow(/unsupported image format 'bmp'/);

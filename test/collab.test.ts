@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { collaborativeFilter } from '../src/denoise/collab';
+import { collaborativeFilter, DENSE_COLLAB } from '../src/denoise/collab';
 import { collaborativeRefine } from '../src/denoise/stages';
 import { FloatImage } from '../src/model/runner';
 import { initBackend } from '../src/runtime/backend';
@@ -51,6 +51,8 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
       [blur(noisy), { stride: 1, reach: 3, group: 32 }],
       [null, { kaiser: 2 }],
       [blur(noisy), { kaiser: 2, shrink: 'hard' }],
+      [null, { stride: 1, refStep: 3, reach: 6, group: 16 }],
+      [blur(noisy), { stride: 1, refStep: 2, reach: 5, group: 32 }],
     ] as const) {
       const wasm = collaborativeFilter(noisy, pilot, sigma, opts);
       const js = collaborativeFilter(noisy, pilot, sigma, { ...opts, js: true });
@@ -74,6 +76,29 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
         expect(worst(tilesN, wholeN)).toBeLessThan(1e-5);
         expect(mse(whole, clean)).toBeLessThan(mse(noisy, clean));
       }
+  });
+
+  it('takes references every refStep blocks and members from every block, tile by tile as in one piece', () => {
+    const pilot = blur(noisy);
+    for (const js of [false, true]) {
+      const opts = { stride: 1, reach: 3, group: 16, js };
+      const all = collaborativeFilter(noisy, pilot, sigma, opts);
+      const every3 = collaborativeFilter(noisy, pilot, sigma, { ...opts, refStep: 3 });
+      // Fewer references, fewer estimates per pixel: a different image, still clean.
+      expect(worst(every3, all)).toBeGreaterThan(1e-4);
+      expect(mse(every3, clean)).toBeLessThan(0.5 * mse(noisy, clean));
+      // References are chosen by their place in the image, so tiles agree with the whole.
+      const tiles = collaborativeFilter(noisy, pilot, sigma, { ...opts, refStep: 3, stripPixels: 1, bandColumns: 30 });
+      expect(worst(tiles, every3)).toBeLessThan(1e-5);
+      // refStep 1 is the grid's own default.
+      expect(worst(collaborativeFilter(noisy, pilot, sigma, { ...opts, refStep: 1 }), all)).toBe(0);
+    }
+    // The last block of each row and column is a reference too: every pixel gets an estimate
+    // (a pixel without one would keep its noisy value).
+    const edge = collaborativeFilter(noisy, null, sigma, { stride: 1, refStep: 8, reach: 1, group: 1 });
+    expect(edge.data.filter((v, i) => v === noisy.data[i]).length).toBe(0);
+    expect(mse(edge, clean)).toBeLessThan(mse(noisy, clean));
+    expect(() => collaborativeFilter(noisy, null, sigma, { refStep: 0 })).toThrow(/refStep must be an integer from 1 to 8/);
   });
 
   it('returns its input at sigma 0 and for an image under 8 pixels, and checks its options', () => {
@@ -114,6 +139,13 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     expect(worst(shifted, fused)).toBeGreaterThan(1e-4);
     expect(mse(shifted, clean)).toBeLessThan(mse(noisy, clean) / 3);
     expect(() => collaborativeRefine(noisy, pilot, sigma, { shifts: 3 })).toThrow(/shifts must be 1 or 2/);
+    // The dense search is BM3D's: the DENSE_COLLAB settings of each step.
+    const dense = collaborativeRefine(noisy, pilot, sigma, { search: 'dense' });
+    const byHand = collaborativeRefine(noisy, pilot, sigma, { filter: DENSE_COLLAB.wiener, basic: DENSE_COLLAB.hard });
+    expect(worst(dense, byHand)).toBe(0);
+    expect(worst(dense, fused)).toBeGreaterThan(1e-4);
+    expect(mse(dense, clean)).toBeLessThan(mse(noisy, clean) / 3);
+    expect(() => collaborativeRefine(noisy, pilot, sigma, { search: 'wide' as never })).toThrow(/search must be grid or dense/);
     collaborativeFilter(noisy, pilot, sigma, { js: true, stripPixels: 1, reach: 1 });
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -220,6 +220,16 @@ describe('mae denoise (tiny untrained model)', () => {
     const b = await sharp(matched).raw().toBuffer();
     expect(a.length).toBe(b.length);
     expect(a.equals(b)).toBe(false);
+    // The dense search (BM3D's) gives another image of the same size; it does not combine with --collab-shifts 2.
+    const dense = path.join(dir, 'dense.png');
+    expect((await run(['denoise', input, '-o', dense, '--model', model, '--sigma', '20', '--collab-search', 'dense'])).code).toBe(0);
+    const c = await sharp(dense).raw().toBuffer();
+    expect(c.length).toBe(b.length);
+    expect(c.equals(b)).toBe(false);
+    const both = await run(['denoise', input, '-o', path.join(dir, 'both.png'), '--model', model, '--collab-search', 'dense', '--collab-shifts', '2']);
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim()).toBe('mae: --collab-shifts 2 works with --collab-search grid only (the dense search already takes members at every pixel)');
+    expect(fs.existsSync(path.join(dir, 'both.png'))).toBe(false);
   });
 
   it('takes its default --jobs from MAE_THREADS, as the --threads commands do', async () => {
@@ -284,6 +294,7 @@ describe('checkDenoiseOptions', () => {
     const { checkDenoiseOptions } = require('../src/denoise') as typeof import('../src/denoise');
     expect(() => checkDenoiseOptions({})).not.toThrow();
     expect(() => checkDenoiseOptions({ sigma: 'auto', ensemble: 8, shifts: 4, wiener: 0, wienerStride: 8, collab: false, collabShifts: 2, inputWeight: 1 })).not.toThrow();
+    expect(() => checkDenoiseOptions({ collabSearch: 'dense', collabShifts: 1 })).not.toThrow();
     const bad: [object, RegExp][] = [
       [{ sigma: 256 }, /sigma must be a number from 0 to 255 or 'auto', got 256/],
       [{ sigma: NaN }, /sigma must be/],
@@ -293,6 +304,8 @@ describe('checkDenoiseOptions', () => {
       [{ wienerStride: 0 }, /wiener stride must be an integer from 1 to 8, got 0/],
       [{ collab: 'yes' }, /collab must be true or false, got yes/],
       [{ collabShifts: 3 }, /collab shifts must be 1 or 2, got 3/],
+      [{ collabSearch: 'wide' }, /collab search must be grid or dense, got wide/],
+      [{ collabSearch: 'dense', collabShifts: 2 }, /collab shifts 2 works with the grid search only/],
       [{ inputWeight: 2 }, /input weight must be between 0 and 1 or 'auto', got 2/],
     ];
     for (const [o, re] of bad) expect(() => checkDenoiseOptions(o)).toThrow(re);

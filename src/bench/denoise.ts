@@ -141,6 +141,16 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
       },
       seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[3],
     },
+    {
+      name: () => 'mae denoise --collab-search dense',
+      run: async (noisy) => {
+        const t0 = performance.now();
+        const out = collaborativeRefine(noisy, stages!.wiener, stages!.sigma / 255, { runner, search: 'dense' });
+        stages!.seconds[4] = (performance.now() - t0) / 1000;
+        return toRgb(out);
+      },
+      seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[4],
+    },
     { name: () => 'mae + wiener passes (--no-collab)', run: async () => toRgb(stages!.wiener), seconds: () => stages!.seconds[0] + stages!.seconds[1] },
     { name: () => 'mae alone (--wiener 0 --no-collab)', run: async () => toRgb(stages!.mae), seconds: () => stages!.seconds[0] },
     {

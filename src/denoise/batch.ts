@@ -48,7 +48,7 @@ export async function denoiseBatch(jobs: BatchJob[], o: BatchOptions): Promise<B
     o.onResult?.(r);
   };
   jobs.forEach((j, i) => (j.error ? settle(i, { ok: false, input: j.input, output: j.output, error: j.error }) : todo.push(i)));
-  const fileOpts: FileOptions = { sigma: o.sigma, stride: o.stride, shifts: o.shifts, ensemble: o.ensemble, wiener: o.wiener, wienerStride: o.wienerStride, collab: o.collab, collabShifts: o.collabShifts, overwrite: o.overwrite };
+  const fileOpts: FileOptions = { sigma: o.sigma, stride: o.stride, shifts: o.shifts, ensemble: o.ensemble, wiener: o.wiener, wienerStride: o.wienerStride, collab: o.collab, collabShifts: o.collabShifts, collabSearch: o.collabSearch, overwrite: o.overwrite };
   const n = Math.max(1, Math.min(o.jobs, todo.length));
   if (n === 1) {
     // Fewer images than jobs (one): the spare jobs become threads that share its windows.

@@ -21,7 +21,7 @@ export interface FileResult {
   seconds: number;
 }
 
-export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'shifts' | 'ensemble' | 'wiener' | 'wienerStride' | 'collab' | 'collabShifts' | 'onProgress'> & {
+export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'shifts' | 'ensemble' | 'wiener' | 'wienerStride' | 'collab' | 'collabShifts' | 'collabSearch' | 'onProgress'> & {
   /** Replace an existing output (--force); otherwise an existing output fails the file. */
   overwrite?: boolean;
 };

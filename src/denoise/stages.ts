@@ -6,7 +6,7 @@
  */
 import type { FloatImage, MaeRunner } from '../model/runner';
 import type { RowsTask } from '../model/pool';
-import { collaborativeFilter, CollabOptions } from './collab';
+import { collaborativeFilter, CollabOptions, CollabSearch, COLLAB_SEARCHES, DENSE_COLLAB } from './collab';
 import { wienerRefine, WienerOptions } from './wiener';
 
 /** Options a stage takes for a range of rows (what crosses to a helper: no callbacks). */
@@ -78,6 +78,8 @@ export function collaborativeRefine(
     fuse?: number;
     /** Grid offsets averaged in each pass: 1 (default) or 2 (plus the grid moved by one pixel: +0.06 to +0.07 dB on CBSD68, twice the time). */
     shifts?: number;
+    /** How groups are found: 'grid' (default: DEFAULT_COLLAB) or 'dense' (DENSE_COLLAB: BM3D's search, about +0.1 dB for 3 times the time); `filter` and `basic` override it. */
+    search?: CollabSearch;
     filter?: Omit<CollabOptions, 'onProgress' | 'rows' | 'offset'>;
     /** Options of the first (hard-thresholding) pass only, over `filter`. */
     basic?: Omit<CollabOptions, 'onProgress' | 'rows' | 'offset'>;
@@ -89,12 +91,15 @@ export function collaborativeRefine(
   if (!(fuse >= 0 && fuse <= 1)) throw new Error(`collaborative filter: fuse must be from 0 to 1, got ${String(opts.fuse)}`);
   const shifts = opts.shifts ?? 1;
   if (shifts !== 1 && shifts !== 2) throw new Error(`collaborative filter: shifts must be 1 or 2, got ${String(opts.shifts)}`);
+  const search = opts.search ?? 'grid';
+  if (!COLLAB_SEARCHES.includes(search)) throw new Error(`collaborative filter: search must be ${COLLAB_SEARCHES.join(' or ')}, got ${String(opts.search)}`);
+  const preset = search === 'dense' ? DENSE_COLLAB : null;
   const passes = fuse > 0 ? 2 * shifts : shifts;
   let done = 0;
   /** One pass (hard thresholding without a pilot, Wiener with one), averaged over the grid offsets. */
   const pass = (pilot: FloatImage | null): FloatImage => {
     const runs: FloatImage[] = [];
-    const filter = pilot ? opts.filter : { ...opts.filter, ...opts.basic };
+    const filter = pilot ? { ...preset?.wiener, ...opts.filter } : { ...preset?.wiener, ...opts.filter, ...preset?.hard, ...opts.basic };
     for (let offset = 0; offset < shifts; offset++) {
       runs.push(runStage(opts.runner, 'collab', noisy, pilot, sigma, { ...filter, offset }, opts.onProgress ? (d, t) => opts.onProgress!(done + d / t, passes) : undefined));
       done++;

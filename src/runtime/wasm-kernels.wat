@@ -242,7 +242,7 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $ls))))
   (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
-    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32)
+    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32)
     (local $oG i32) (local $oD i32) (local $oB i32)
     (local $ix i32) (local $iy i32) (local $jx i32) (local $jy i32) (local $jx0 i32) (local $jx1 i32) (local $jy1 i32)
     (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
@@ -256,7 +256,9 @@
       (local.set $ix (i32.const 0))
         (block $xd (loop $xl
           (br_if $xd (i32.ge_s (local.get $ix) (local.get $nx)))
+(block $xc
 
+      (if (i32.eqz (i32.or (i32.eqz (local.get $refCols)) (i32.load (i32.add (local.get $refCols) (i32.shl (local.get $ix) (i32.const 2)))))) (then (br $xc)))
       (local.set $ref (i32.add (i32.mul (local.get $iy) (local.get $nx)) (local.get $ix)))
       (local.set $ro (i32.add (local.get $oP) (i32.mul (local.get $ref) (i32.const 768))))
       (f32.store (local.get $oD) (f32.const -1))
@@ -322,7 +324,7 @@
       (if (i32.eq (local.get $gn) (i32.const 4)) (then (call $grp4 (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))
       (if (i32.eq (local.get $gn) (i32.const 8)) (then (call $grp8 (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))
       (if (i32.eq (local.get $gn) (i32.const 16)) (then (call $grp16 (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))
-      (if (i32.eq (local.get $gn) (i32.const 32)) (then (call $grp32 (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))
+      (if (i32.eq (local.get $gn) (i32.const 32)) (then (call $grp32 (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn)))))))
           (local.set $ix (i32.add (local.get $ix) (i32.const 1)))
           (br $xl)))
           (local.set $iy (i32.add (local.get $iy) (i32.const 1)))
