@@ -204,18 +204,20 @@ ${[0, 1, 2].map(plane).join('\n')})
 const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
 
 /**
- * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols): the collaborative pass of
+ * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols, oL): the collaborative pass of
  * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see groupsJs there, which it
  * matches): N and P hold each block's 192 DCT coefficients (3 planes), A receives the summed
  * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
  * refCols: 0 (every block of a row is a reference) or the byte offset of nx i32 flags, the
- * columns whose blocks are references (members still come from every block).
+ * columns whose blocks are references (members still come from every block). L: the first 16
+ * luma coefficients of P's blocks again, 64 bytes per block, which the matching reads first:
+ * a search window's worth of them stays in cache where the 768-byte records do not.
  */
 function collabFunc() {
-  const dist = (from, n) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
+  const dist = (from, n, r = '$ro', c = '$co', first = from) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get ${r})) (v128.load offset=${16 * (from + u)} (local.get ${c})))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
   return `  (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
-    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32)
-    (local $oG i32) (local $oD i32) (local $oB i32)
+    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32) (param $oL i32)
+    (local $rl i32) (local $cl i32) (local $oG i32) (local $oD i32) (local $oB i32)
     (local $ix i32) (local $iy i32) (local $jx i32) (local $jy i32) (local $jx0 i32) (local $jx1 i32) (local $jy1 i32)
     (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
     (local $limit f32) (local $d f32) (local $acc v128) (local $x v128)
@@ -226,6 +228,7 @@ function collabFunc() {
       (if (i32.eqz (i32.or (i32.eqz (local.get $refCols)) (i32.load (i32.add (local.get $refCols) (i32.shl (local.get $ix) (i32.const 2)))))) (then (br $xc)))
       (local.set $ref (i32.add (i32.mul (local.get $iy) (local.get $nx)) (local.get $ix)))
       (local.set $ro (i32.add (local.get $oP) (i32.mul (local.get $ref) (i32.const ${vlen}))))
+      (local.set $rl (i32.add (local.get $oL) (i32.shl (local.get $ref) (i32.const 6))))
       (f32.store (local.get $oD) (f32.const -1))
       (i32.store (local.get $oB) (local.get $ref))
       (local.set $m (i32.const 1))
@@ -237,8 +240,9 @@ function collabFunc() {
           (if (i32.ne (local.get $cb) (local.get $ref)) (then
             (local.set $limit (select (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $K) (i32.const 1)) (i32.const 2)))) (local.get $tau) (i32.eq (local.get $m) (local.get $K))))
             (local.set $co (i32.add (local.get $oP) (i32.mul (local.get $cb) (i32.const ${vlen}))))
+            (local.set $cl (i32.add (local.get $oL) (i32.shl (local.get $cb) (i32.const 6))))
             (local.set $acc (v128.const f32x4 0 0 0 0))
-${dist(0, 4)}
+${dist(0, 4, '$rl', '$cl')}
             (if (f32.lt ${hsum('(local.get $acc)')} (local.get $limit)) (then
 ${dist(4, 12)}
               (local.set $d ${hsum('(local.get $acc)')})
@@ -266,6 +270,16 @@ ${dist(4, 12)}
 
 /** The orthonormal 8-point DCT-II matrix: DCT8[k][n]. */
 const DCT8 = Array.from({ length: 8 }, (_, k) => Array.from({ length: 8 }, (_, n) => (k === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8)) * Math.cos((Math.PI * (2 * n + 1) * k) / 16)));
+/** The orthonormal 8-point Haar wavelet matrix (3 levels): HAAR8[k][n] (src/denoise/blocks.ts haarRows, the same). */
+const HAAR8 = (() => {
+  const s8 = Math.sqrt(1 / 8);
+  const rows = [Array(8).fill(s8), [...Array(4).fill(s8), ...Array(4).fill(-s8)]];
+  for (let k = 0; k < 2; k++) rows.push(Array.from({ length: 8 }, (_, n) => (n >> 2 === k ? (((n >> 1) & 1) === 0 ? 0.5 : -0.5) : 0)));
+  for (let k = 0; k < 4; k++) rows.push(Array.from({ length: 8 }, (_, n) => (n >> 1 === k ? ((n & 1) === 0 ? Math.SQRT1_2 : -Math.SQRT1_2) : 0)));
+  return rows;
+})();
+/** Sum of `terms` (expressions; zero terms left out by the caller), or a zero vector. */
+const vsum = (terms) => (terms.length ? terms.reduce((e, t) => (e ? `(f32x4.add ${e} ${t})` : t), null) : '(v128.const f32x4 0 0 0 0)');
 const f4 = (a) => `(v128.const f32x4 ${a.map((v) => Math.fround(v)).join(' ')})`;
 const splat = (v) => f4([v, v, v, v]);
 
@@ -277,32 +291,36 @@ const splat = (v) => f4([v, v, v, v]);
  * xs[i] to xs[i] + 7) is computed once into `rows` (3 H nx x 32 bytes), which the blocks
  * overlapping on that row share; each block then transforms its 8 segments down the columns.
  */
-function dctFunc() {
-  // Rows: T[v] = sum_x X[x] C[v][x] (v across the two halves).
+function dctFunc(name = 'dct8', C = DCT8) {
+  const even = C === DCT8;
+  // Rows: T[v] = sum_x X[x] C[v][x] (v across the two halves; inputs whose 4 factors are all 0 left out).
   const terms = [0, 1].map((h) => {
-    let e = null;
+    const t = [];
     for (let x = 0; x < 8; x++) {
+      const c = [0, 1, 2, 3].map((v) => C[4 * h + v][x]);
+      if (c.every((v) => v === 0)) continue;
       const lane = `(f32x4.splat (f32x4.extract_lane ${x % 4} (local.get $x${x >> 2})))`;
-      const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((v) => DCT8[4 * h + v][x]))})`;
-      e = e ? `(f32x4.add ${e} ${t})` : t;
+      t.push(`(f32x4.mul ${lane} ${f4(c)})`);
     }
-    return e;
+    return vsum(t);
   });
-  // Columns: out[u] = sum_y C[u][y] T[y].
+  // Columns: out[u] = sum_y C[u][y] T[y]. C[u][7 - y] = (-1)^u C[u][y], so the even u need only
+  // the sums T[k] + T[7 - k] and the odd ones the differences (k < 4): half the products.
   const cols = [];
   for (let y = 0; y < 8; y++) cols.push(`(local.set $t${y}a (v128.load offset=0 (local.get $p))) (local.set $t${y}b (v128.load offset=16 (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $rowStride)))`);
-  for (let u = 0; u < 8; u++)
-    for (const h of ['a', 'b']) {
-      let e = null;
-      for (let y = 0; y < 8; y++) {
-        const t = `(f32x4.mul (local.get $t${y}${h}) ${splat(DCT8[u][y])})`;
-        e = e ? `(f32x4.add ${e} ${t})` : t;
-      }
-      cols.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${e})`);
+  for (const h of ['a', 'b']) {
+    if (even) for (let k = 0; k < 4; k++) cols.push(`(local.set $e${k} (f32x4.add (local.get $t${k}${h}) (local.get $t${7 - k}${h}))) (local.set $o${k} (f32x4.sub (local.get $t${k}${h}) (local.get $t${7 - k}${h})))`);
+    for (let u = 0; u < 8; u++) {
+      const t = even
+        ? [0, 1, 2, 3].map((k) => `(f32x4.mul (local.get $${u % 2 ? 'o' : 'e'}${k}) ${splat(C[u][k])})`)
+        : [...Array(8).keys()].filter((y) => C[u][y] !== 0).map((y) => `(f32x4.mul (local.get $t${y}${h}) ${splat(C[u][y])})`);
+      cols.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${vsum(t)})`);
     }
+  }
   const tl = [];
   for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
-  return `  (func (export "dct8") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $H i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $rows i32) (param $out i32)
+  for (let k = 0; k < 4; k++) tl.push(`(local $e${k} v128) (local $o${k} v128)`);
+  return `  (func (export "${name}") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $H i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $rows i32) (param $out i32)
     (local $i i32) (local $j i32) (local $c i32) (local $y i32) (local $p i32) (local $o i32) (local $rowStride i32) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
     (local.set $rowStride (i32.shl (local.get $nx) (i32.const 5)))
     (local.set $o (local.get $rows))
@@ -327,30 +345,40 @@ ${cols.map((l) => '          ' + l).join('\n')}
  * win, added to the float planes at num, and the block's weight per plane
  * (wsum[block * 3 + plane]) times the window added to the planes at den.
  */
-function idctFunc() {
+function idctFunc(name = 'idct8add', C = DCT8) {
+  const even = C === DCT8;
   const body = [];
   // Rows: T[u] = sum_v A[u][v] C[v][x] (x across the two halves).
   for (let u = 0; u < 8; u++) {
     body.push(`(local.set $x0 (v128.load offset=${u * 32} (local.get $a))) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
     const terms = [0, 1].map((h) => {
-      let e = null;
+      const t = [];
       for (let v = 0; v < 8; v++) {
+        const c = [0, 1, 2, 3].map((x) => C[v][4 * h + x]);
+        if (c.every((x) => x === 0)) continue;
         const lane = `(f32x4.splat (f32x4.extract_lane ${v % 4} (local.get $x${v >> 2})))`;
-        const t = `(f32x4.mul ${lane} ${f4([0, 1, 2, 3].map((x) => DCT8[v][4 * h + x]))})`;
-        e = e ? `(f32x4.add ${e} ${t})` : t;
+        t.push(`(f32x4.mul ${lane} ${f4(c)})`);
       }
-      return e;
+      return vsum(t);
     });
     body.push(`(local.set $t${u}a ${terms[0]}) (local.set $t${u}b ${terms[1]})`);
   }
   // Columns: pixel row y = sum_u C[u][y] T[u], added at its place; the weight added beside.
+  // For the DCT, with E = the sum over even u and O over odd u (y < 4), row y is E + O and row
+  // 7 - y is E - O; another matrix sums its nonzero terms.
+  for (let y = 0; y < (even ? 4 : 8); y++)
+    for (const h of ['a', 'b']) {
+      const part = (from, step) => vsum([...Array(8).keys()].filter((u) => u >= from && (u - from) % step === 0 && C[u][y] !== 0).map((u) => `(f32x4.mul (local.get $t${u}${h}) ${splat(C[u][y])})`));
+      if (!even) {
+        body.push(`(local.set $r${y}${h} ${part(0, 1)})`);
+        continue;
+      }
+      body.push(`(local.set $ev ${part(0, 2)}) (local.set $od ${part(1, 2)})`);
+      body.push(`(local.set $r${y}${h} (f32x4.add (local.get $ev) (local.get $od))) (local.set $r${7 - y}${h} (f32x4.sub (local.get $ev) (local.get $od)))`);
+    }
   for (let y = 0; y < 8; y++) {
     for (const h of ['a', 'b']) {
-      let e = null;
-      for (let u = 0; u < 8; u++) {
-        const t = `(f32x4.mul (local.get $t${u}${h}) ${splat(DCT8[u][y])})`;
-        e = e ? `(f32x4.add ${e} ${t})` : t;
-      }
+      const e = `(local.get $r${y}${h})`;
       const off = h === 'b' ? 16 : 0;
       const win = `(v128.load offset=${y * 32 + off} (local.get $win))`;
       body.push(`(v128.store offset=${off} (local.get $p) (f32x4.add (v128.load offset=${off} (local.get $p)) (f32x4.mul ${win} ${e})))`);
@@ -360,7 +388,9 @@ function idctFunc() {
   }
   const tl = [];
   for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
-  return `  (func (export "idct8add") (param $coef i32) (param $wsum i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $num i32) (param $den i32) (param $planeBytes i32) (param $win i32)
+  for (let y = 0; y < 8; y++) tl.push(`(local $r${y}a v128) (local $r${y}b v128)`);
+  tl.push('(local $ev v128) (local $od v128)');
+  return `  (func (export "${name}") (param $coef i32) (param $wsum i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $num i32) (param $den i32) (param $planeBytes i32) (param $win i32)
     (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32) (local $a i32) (local $w i32) (local $off i32) (local $rowBytes i32) (local $vw v128) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
     (local.set $rowBytes (i32.shl (local.get $W) (i32.const 2)))
     (local.set $a (local.get $coef))
@@ -422,7 +452,9 @@ ${geluFunc()}
 ${collabFunc()}
 ${GROUP_SIZES.map(groupFunc).join('\n')}
 ${dctFunc()}
-${idctFunc()})
+${idctFunc()}
+${dctFunc('haar8', HAAR8)}
+${idctFunc('ihaar8add', HAAR8)})
 `;
 }
 

@@ -52,6 +52,8 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
       [null, { kaiser: 2 }],
       [blur(noisy), { kaiser: 2, shrink: 'hard' }],
       [null, { stride: 1, refStep: 3, reach: 6, group: 16 }],
+      [null, { transform: 'dct' }],
+      [blur(noisy), { transform: 'haar' }],
       [blur(noisy), { stride: 1, refStep: 2, reach: 5, group: 32 }],
     ] as const) {
       const wasm = collaborativeFilter(noisy, pilot, sigma, opts);
@@ -99,6 +101,17 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     expect(edge.data.filter((v, i) => v === noisy.data[i]).length).toBe(0);
     expect(mse(edge, clean)).toBeLessThan(mse(noisy, clean));
     expect(() => collaborativeFilter(noisy, null, sigma, { refStep: 0 })).toThrow(/refStep must be an integer from 1 to 8/);
+  });
+
+  it('inverts its transforms exactly: with nothing thresholded and no grouping, it returns its input', () => {
+    for (const transform of ['dct', 'haar'] as const)
+      for (const js of [false, true]) {
+        const same = collaborativeFilter(noisy, null, 1e-9, { transform, group: 1, js });
+        expect(worst(same, noisy)).toBeLessThan(1e-5);
+      }
+    // The two transforms threshold differently.
+    expect(worst(collaborativeFilter(noisy, null, sigma, { transform: 'dct' }), collaborativeFilter(noisy, null, sigma, { transform: 'haar' }))).toBeGreaterThan(1e-3);
+    expect(() => collaborativeFilter(noisy, null, sigma, { transform: 'dst' as never })).toThrow(/transform must be dct or haar/);
   });
 
   it('returns its input at sigma 0 and for an image under 8 pixels, and checks its options', () => {

@@ -21,10 +21,29 @@ const OPP = [
   [1 / Math.sqrt(6), -2 / Math.sqrt(6), 1 / Math.sqrt(6)],
 ];
 
-/** The 2-D 8x8 DCT-II as a 64x64 matrix acting on row vectors of a block's pixels (row-major). */
-function dctMatrices(): { fwd: Float32Array; inv: Float32Array } {
+/** A block transform: the orthonormal 8x8 DCT-II, or the orthonormal 3-level Haar wavelet (BM3D's first step uses a wavelet). */
+export type BlockTransform = 'dct' | 'haar';
+
+/** The orthonormal 8-point transform's matrix, c[k * 8 + n] (row k: the k-th basis vector). */
+function rows1d(kind: BlockTransform): Float64Array {
   const c = new Float64Array(BB);
-  for (let k = 0; k < B; k++) for (let n = 0; n < B; n++) c[k * B + n] = (k === 0 ? Math.sqrt(1 / B) : Math.sqrt(2 / B)) * Math.cos((Math.PI * (2 * n + 1) * k) / (2 * B));
+  if (kind === 'dct') {
+    for (let k = 0; k < B; k++) for (let n = 0; n < B; n++) c[k * B + n] = (k === 0 ? Math.sqrt(1 / B) : Math.sqrt(2 / B)) * Math.cos((Math.PI * (2 * n + 1) * k) / (2 * B));
+    return c;
+  }
+  // Haar: the mean, then differences of halves, of quarters and of neighbours, each normalised.
+  for (let n = 0; n < B; n++) {
+    c[n] = Math.sqrt(1 / 8);
+    c[B + n] = (n < 4 ? 1 : -1) * Math.sqrt(1 / 8);
+    c[(2 + (n >> 2)) * B + n] = ((n >> 1) & 1 ? -1 : 1) * 0.5;
+    c[(4 + (n >> 1)) * B + n] = (n & 1 ? -1 : 1) * Math.SQRT1_2;
+  }
+  return c;
+}
+
+/** The 2-D 8x8 transform as a 64x64 matrix acting on row vectors of a block's pixels (row-major), and its inverse. */
+function blockMatrices(kind: BlockTransform): { fwd: Float32Array; inv: Float32Array } {
+  const c = rows1d(kind);
   // coefficient (u, v) = sum over pixels (y, x) of c[u, y] c[v, x] pixel(y, x); fwd[(y, x), (u, v)].
   const fwd = new Float32Array(BB * BB);
   const inv = new Float32Array(BB * BB);
@@ -39,7 +58,7 @@ function dctMatrices(): { fwd: Float32Array; inv: Float32Array } {
   return { fwd, inv };
 }
 
-let matrices: { fwd: Float32Array; inv: Float32Array } | null = null;
+const matrices: Partial<Record<BlockTransform, { fwd: Float32Array; inv: Float32Array }>> = {};
 
 export interface Dct {
   readonly fwd: tf.Tensor2D;
@@ -47,11 +66,11 @@ export interface Dct {
 }
 
 /**
- * Runs `f` with the DCT matrices as tensors, made on first use (the WebAssembly block kernels
- * need none) and disposed after.
+ * Runs `f` with the DCT matrices (or another transform's) as tensors, made on first use (the
+ * WebAssembly block kernels need none) and disposed after.
  */
-export function withDct<T>(f: (dct: Dct) => T): T {
-  const m = (matrices ??= dctMatrices());
+export function withDct<T>(f: (dct: Dct) => T, kind: BlockTransform = 'dct'): T {
+  const m = (matrices[kind] ??= blockMatrices(kind));
   const made: { fwd?: tf.Tensor2D; inv?: tf.Tensor2D } = {};
   const dct: Dct = {
     // Kept: a first use inside a tf.tidy must not dispose them for the later ones.
@@ -330,9 +349,9 @@ export function kernelRegion<K extends string>(k: BlockKernels, g: Grid, areas: 
     /** Copies of the 3 planes at `o`. */
     take: (o: number) => [0, 1, 2].map((c) => plane(o, c).slice()),
     plane,
-    /** dct8 of the grid's blocks of the planes at `src` into `dst`. */
-    dct8: (src: number, dst: number) => k.dct8(src, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, dst),
-    /** idct8add of the grid's blocks at `coef` (weights `wsum`, window `win`) into the planes at `num` and `den`. */
-    idct8add: (coef: number, wsum: number, num: number, den: number, win: number) => k.idct8add(coef, wsum, g.W, oXs, nx, oYs, ny, num, den, planeBytes, win),
+    /** dct8 (or haar8) of the grid's blocks of the planes at `src` into `dst`. */
+    dct8: (src: number, dst: number, kind: BlockTransform = 'dct') => (kind === 'dct' ? k.dct8 : k.haar8)(src, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, dst),
+    /** idct8add (or ihaar8add) of the grid's blocks at `coef` (weights `wsum`, window `win`) into the planes at `num` and `den`. */
+    idct8add: (coef: number, wsum: number, num: number, den: number, win: number, kind: BlockTransform = 'dct') => (kind === 'dct' ? k.idct8add : k.ihaar8add)(coef, wsum, g.W, oXs, nx, oYs, ny, num, den, planeBytes, win),
   };
 }

@@ -37,7 +37,7 @@ type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number
 type Gelu = (x: number, out: number, n: number) => void;
 type Dct8 = (planes: number, planeBytes: number, W: number, H: number, xs: number, nx: number, ys: number, ny: number, rows: number, out: number) => void;
 type Idct8Add = (coef: number, wsum: number, W: number, xs: number, nx: number, ys: number, ny: number, num: number, den: number, planeBytes: number, win: number) => void;
-type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number, refCols: number) => void;
+type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number, refCols: number, oL: number) => void;
 
 /** Kernel name of the fused GELU (registered for wasm only). */
 export const GELU_KERNEL = 'MaeGelu';
@@ -61,10 +61,10 @@ function disabledByEnv(): boolean {
 }
 
 /** Compiles the kernels against `memory` (throws if the module does not instantiate). */
-export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add } {
+export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add; haar8: Dct8; ihaar8add: Idct8Add } {
   const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
   const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
-  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add };
+  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add };
 }
 
 /** The block-transform kernels of the denoiser (src/denoise/collab.ts and wiener.ts) on a memory of their own, which `reserve` grows. */
@@ -74,6 +74,9 @@ export interface BlockKernels {
   run: Collab;
   dct8: Dct8;
   idct8add: Idct8Add;
+  /** dct8 and idct8add with the 3-level Haar wavelet in place of the DCT. */
+  haar8: Dct8;
+  ihaar8add: Idct8Add;
 }
 
 let blockKernelsCache: BlockKernels | null | undefined;
@@ -85,7 +88,7 @@ export function blockKernels(): BlockKernels | null {
   if (disabledByEnv()) return null;
   try {
     const memory = new WA.Memory({ initial: 1 });
-    const { collab, dct8, idct8add } = instantiateKernels(memory);
+    const { collab, dct8, idct8add, haar8, ihaar8add } = instantiateKernels(memory);
     blockKernelsCache = {
       reserve(bytes: number): ArrayBuffer {
         const have = memory.buffer.byteLength;
@@ -95,6 +98,8 @@ export function blockKernels(): BlockKernels | null {
       run: collab,
       dct8,
       idct8add,
+      haar8,
+      ihaar8add,
     };
   } catch {
     blockKernelsCache = null;
