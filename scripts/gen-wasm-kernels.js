@@ -204,20 +204,18 @@ ${[0, 1, 2].map(plane).join('\n')})
 const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
 
 /**
- * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols, oL): the collaborative pass of
+ * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols): the collaborative pass of
  * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see groupsJs there, which it
  * matches): N and P hold each block's 192 DCT coefficients (3 planes), A receives the summed
  * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
  * refCols: 0 (every block of a row is a reference) or the byte offset of nx i32 flags, the
- * columns whose blocks are references (members still come from every block). L: the first 16
- * luma coefficients of P's blocks again, 64 bytes per block, which the matching reads first:
- * a search window's worth of them stays in cache where the 768-byte records do not.
+ * columns whose blocks are references (members still come from every block).
  */
 function collabFunc() {
-  const dist = (from, n, r = '$ro', c = '$co', first = from) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get ${r})) (v128.load offset=${16 * (from + u)} (local.get ${c})))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
+  const dist = (from, n) => rep(n, (u) => `(local.set $x (f32x4.sub (v128.load offset=${16 * (from + u)} (local.get $ro)) (v128.load offset=${16 * (from + u)} (local.get $co)))) (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))`, 16);
   return `  (func (export "collab") (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oS i32)
-    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32) (param $oL i32)
-    (local $rl i32) (local $cl i32) (local $oG i32) (local $oD i32) (local $oB i32)
+    (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32) (param $y0 i32) (param $y1 i32) (param $refCols i32)
+    (local $oG i32) (local $oD i32) (local $oB i32)
     (local $ix i32) (local $iy i32) (local $jx i32) (local $jy i32) (local $jx0 i32) (local $jx1 i32) (local $jy1 i32)
     (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
     (local $limit f32) (local $d f32) (local $acc v128) (local $x v128)
@@ -228,7 +226,6 @@ function collabFunc() {
       (if (i32.eqz (i32.or (i32.eqz (local.get $refCols)) (i32.load (i32.add (local.get $refCols) (i32.shl (local.get $ix) (i32.const 2)))))) (then (br $xc)))
       (local.set $ref (i32.add (i32.mul (local.get $iy) (local.get $nx)) (local.get $ix)))
       (local.set $ro (i32.add (local.get $oP) (i32.mul (local.get $ref) (i32.const ${vlen}))))
-      (local.set $rl (i32.add (local.get $oL) (i32.shl (local.get $ref) (i32.const 6))))
       (f32.store (local.get $oD) (f32.const -1))
       (i32.store (local.get $oB) (local.get $ref))
       (local.set $m (i32.const 1))
@@ -240,9 +237,8 @@ function collabFunc() {
           (if (i32.ne (local.get $cb) (local.get $ref)) (then
             (local.set $limit (select (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $K) (i32.const 1)) (i32.const 2)))) (local.get $tau) (i32.eq (local.get $m) (local.get $K))))
             (local.set $co (i32.add (local.get $oP) (i32.mul (local.get $cb) (i32.const ${vlen}))))
-            (local.set $cl (i32.add (local.get $oL) (i32.shl (local.get $cb) (i32.const 6))))
             (local.set $acc (v128.const f32x4 0 0 0 0))
-${dist(0, 4, '$rl', '$cl')}
+${dist(0, 4)}
             (if (f32.lt ${hsum('(local.get $acc)')} (local.get $limit)) (then
 ${dist(4, 12)}
               (local.set $d ${hsum('(local.get $acc)')})

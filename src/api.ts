@@ -146,7 +146,7 @@ export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   collab?: boolean;
   /** Grid offsets averaged in the collaborative stage: 1 (default) or 2 (+0.06 to +0.07 dB on CBSD68, twice the stage's time). */
   collabShifts?: number;
-  /** How the collaborative stage finds its groups: 'grid' (default) or 'dense' (BM3D's search: about +0.1 dB, 3 times the stage's time; not with collabShifts 2). */
+  /** How the collaborative stage finds its groups: 'grid' (default) or 'dense' (BM3D's search: +0.12 to +0.14 dB on CBSD68, about 5 times the stage's time; not with collabShifts 2). */
   collabSearch?: 'grid' | 'dense';
 }
 

@@ -36,7 +36,7 @@ export default class Denoise extends MaeCommand {
     '<%= config.bin %> denoise noisy/ -o clean/ --jobs 2 --json',
     '<%= config.bin %> denoise - -o - < noisy.png > clean.png',
     '<%= config.bin %> denoise photo.png -o fast.png --no-collab   # without the collaborative stage: faster, less clean',
-    '<%= config.bin %> denoise photo.png -o best.png --collab-search dense   # BM3D\'s dense block search: about +0.1 dB, 1.5 times the time',
+    '<%= config.bin %> denoise photo.png -o best.png --collab-search dense   # BM3D\'s dense block search: about +0.13 dB, 2 times the time',
     '<%= config.bin %> denoise photo.png -o better.png --collab-shifts 2   # about +0.07 dB, slower',
     '<%= config.bin %> denoise photo.png -o mae-only.png --wiener 0 --no-collab   # the MAE estimate alone',
   ];
@@ -57,7 +57,7 @@ export default class Denoise extends MaeCommand {
     wiener: Flags.integer({ description: "Wiener passes in a sliding 8x8 DCT guided by the MAE's estimate (default 2; 0: the MAE's estimate alone)", min: 0, max: 8 }),
     'wiener-stride': Flags.integer({ description: 'block stride of the Wiener passes in pixels (default 3; 2: about +0.1 dB, slower)', min: 1, max: 8 }),
     'collab-shifts': Flags.integer({ description: 'grid offsets averaged in each pass of the collaborative stage: 1 (default) or 2 (+0.06 to +0.07 dB on CBSD68, twice the time of that stage)', min: 1, max: 2 }),
-    'collab-search': Flags.string({ description: "how the collaborative stage finds similar blocks: 'grid' (default: blocks 3 and 2 pixels apart) or 'dense' (BM3D's search: references every 3 pixels, members at any pixel within 16; +0.09 to +0.10 dB on CBSD68, 3.5 times that stage's time, about 300 MB more memory per job)", options: ['grid', 'dense'] }),
+    'collab-search': Flags.string({ description: "how the collaborative stage finds similar blocks: 'grid' (default: blocks 3 and 2 pixels apart) or 'dense' (BM3D's search: members at any pixel within 16 of references 3 and 2 pixels apart; +0.12 to +0.14 dB on CBSD68, about 5 times that stage's time, about 280 MB more memory per job)", options: ['grid', 'dense'] }),
     collab: Flags.boolean({ description: 'the collaborative stage: groups of similar blocks filtered together, as BM3D does (default on; --no-collab is faster and less clean)', default: true, allowNo: true }),
     force: forceFlag,
     model: modelFlag,

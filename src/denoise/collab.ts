@@ -77,12 +77,15 @@ export type CollabSearch = 'grid' | 'dense';
 export const COLLAB_SEARCHES: readonly CollabSearch[] = ['grid', 'dense'];
 
 /**
- * The `dense` search, BM3D's own design: references every 3 pixels, members at any pixel
- * within 16 of them, groups of up to 16 (first step) and 32 (second). On 4 held-out training
- * images at sigma 25 it scores +0.10 dB over the grids of DEFAULT_COLLAB (30.17 against
- * 30.07), for about 3 times the stage's time (session 9, docs/MODEL.md).
+ * The `dense` search, BM3D's: members at any pixel within 16 of their reference, groups of up
+ * to 16 (first step) and 32 (second); references every 3 pixels in the first step (BM3D's
+ * step) and every 2 in the second. On 4 held-out training images at sigma 15 / 25 / 50 it
+ * scores 33.16 / 30.25 / 26.75 dB against 33.04 / 30.11 / 26.60 for the grids of
+ * DEFAULT_COLLAB (references every 3 pixels in both steps: 33.12 / 30.21 / 26.74; every pixel
+ * in the second: 30.26 at sigma 25 for 3 times the time), for about 4 to 5 times the stage's
+ * time (session 9, docs/MODEL.md).
  */
-export const DENSE_COLLAB = { hard: { stride: 1, refStep: 3, reach: 16, group: 16 }, wiener: { stride: 1, refStep: 3, reach: 16, group: 32 } };
+export const DENSE_COLLAB = { hard: { stride: 1, refStep: 3, reach: 16, group: 16 }, wiener: { stride: 1, refStep: 2, reach: 16, group: 32 } };
 const DEFAULT_LAMBDA = 2.7;
 /**
  * The transform of the first step (hard thresholding, no pilot); see CollabOptions.transform.
@@ -392,7 +395,6 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
     den: size.planes,
     S: 256 * o.group + 8 * (o.group + 1),
     cols: nx * 4,
-    L: nb * 64,
   }));
   new Int32Array(r.buf, r.off.cols, nx).set(refs.x);
   const { A, W, num, den, S } = r.off;
@@ -404,12 +406,8 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   r.floats(A, (S - A) / 4).fill(0);
   r.dct8(r.off.noisy, N, o.transform);
   if (o.guided) r.dct8(r.off.pilot, P, o.transform);
-  // The matching's first look: 16 luma coefficients per block, packed.
-  const all = r.floats(P, nb * 3 * BB);
-  const L = r.floats(r.off.L, nb * 16);
-  for (let b = 0, s = 0, d = 0; b < nb; b++, s += 3 * BB - 16) for (let k = 0; k < 16; k++) L[d++] = all[s++];
   for (let y = 0; y < ny; y++) {
-    if (refs.y[y]) k.run(N, P, A, W, S, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1, r.off.cols, r.off.L);
+    if (refs.y[y]) k.run(N, P, A, W, S, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1, r.off.cols);
     tick?.();
   }
   r.idct8add(A, W, num, den, r.off.win, o.transform);

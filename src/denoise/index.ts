@@ -59,8 +59,9 @@ export interface DenoiseOptions {
   collabShifts?: number;
   /**
    * How the collaborative stage finds the members of its groups: 'grid' (default: on grids of
-   * blocks 3 and 2 pixels apart) or 'dense' (BM3D's search: references every 3 pixels, members
-   * at any pixel within 16; about +0.1 dB, 3 times the stage's time; not with collabShifts 2).
+   * blocks 3 and 2 pixels apart) or 'dense' (BM3D's search: members at any pixel within 16 of
+   * references 3 and 2 pixels apart; +0.12 to +0.14 dB on CBSD68, about 5 times the stage's
+   * time; not with collabShifts 2).
    */
   collabSearch?: CollabSearch;
   batchSize?: number;
@@ -145,7 +146,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
   // The shares of the progress of the stages after the model, in windows: about their time next
   // to the model's (one thread, 768x512 photos, session 6: the model 4 s, a Wiener pass 0.18 s,
   // the collaborative stage 1.0 to 1.2 s per grid offset).
-  const shares = [0.05 * iterations, collab ? 0.3 * collabShifts * (opts.collabSearch === 'dense' ? 3 : 1) : 0];
+  const shares = [0.05 * iterations, collab ? 0.3 * collabShifts * (opts.collabSearch === 'dense' ? 5 : 1) : 0];
   const afterUnits = (windows: number) => Math.ceil(windows * (shares[0] + shares[1]));
   const wOpt = opts.inputWeight ?? 'auto';
   const p = runner.config.patchSize;

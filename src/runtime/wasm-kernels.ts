@@ -37,7 +37,7 @@ type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number
 type Gelu = (x: number, out: number, n: number) => void;
 type Dct8 = (planes: number, planeBytes: number, W: number, H: number, xs: number, nx: number, ys: number, ny: number, rows: number, out: number) => void;
 type Idct8Add = (coef: number, wsum: number, W: number, xs: number, nx: number, ys: number, ny: number, num: number, den: number, planeBytes: number, win: number) => void;
-type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number, refCols: number, oL: number) => void;
+type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number, refCols: number) => void;
 
 /** Kernel name of the fused GELU (registered for wasm only). */
 export const GELU_KERNEL = 'MaeGelu';
