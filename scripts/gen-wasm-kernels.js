@@ -266,7 +266,7 @@ ${dist(4, 12)}
 
 /** The orthonormal 8-point DCT-II matrix: DCT8[k][n]. */
 const DCT8 = Array.from({ length: 8 }, (_, k) => Array.from({ length: 8 }, (_, n) => (k === 0 ? Math.sqrt(1 / 8) : Math.sqrt(2 / 8)) * Math.cos((Math.PI * (2 * n + 1) * k) / 16)));
-/** The orthonormal 8-point Haar wavelet matrix (3 levels): HAAR8[k][n] (src/denoise/blocks.ts haarRows, the same). */
+/** The orthonormal 8-point Haar wavelet matrix (3 levels): HAAR8[k][n] (the same as rows1d('haar') in src/denoise/blocks.ts). */
 const HAAR8 = (() => {
   const s8 = Math.sqrt(1 / 8);
   const rows = [Array(8).fill(s8), [...Array(4).fill(s8), ...Array(4).fill(-s8)]];

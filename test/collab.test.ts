@@ -159,6 +159,7 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     expect(worst(dense, fused)).toBeGreaterThan(1e-4);
     expect(mse(dense, clean)).toBeLessThan(mse(noisy, clean) / 3);
     expect(() => collaborativeRefine(noisy, pilot, sigma, { search: 'wide' as never })).toThrow(/search must be grid or dense/);
+    expect(() => collaborativeRefine(noisy, pilot, sigma, { search: 'dense', shifts: 2 })).toThrow(/shifts 2 works with the grid search only/);
     collaborativeFilter(noisy, pilot, sigma, { js: true, stripPixels: 1, reach: 1 });
     expect(tf.memory().numTensors).toBe(before);
   });

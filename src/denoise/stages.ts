@@ -94,6 +94,7 @@ export function collaborativeRefine(
   const search = opts.search ?? 'grid';
   if (!COLLAB_SEARCHES.includes(search)) throw new Error(`collaborative filter: search must be ${COLLAB_SEARCHES.join(' or ')}, got ${String(opts.search)}`);
   const preset = search === 'dense' ? DENSE_COLLAB : null;
+  if (preset && shifts === 2) throw new Error('collaborative filter: shifts 2 works with the grid search only (the dense search already takes members at every pixel)');
   const passes = fuse > 0 ? 2 * shifts : shifts;
   let done = 0;
   /** One pass (hard thresholding without a pilot, Wiener with one), averaged over the grid offsets. */
