@@ -12,6 +12,7 @@ import { ssim } from '../metrics/ssim';
 import { FloatImage, MaeRunner, toFloat, toRgb } from '../model/runner';
 import { DEFAULT_WIENER, denoiseFloat } from '../denoise';
 import { collaborativeRefine, runStage } from '../denoise/stages';
+import type { CollabSearch } from '../denoise/collab';
 import { Rng } from '../util/rng';
 import { loadOpenCv } from './opencv';
 import { BenchOptions } from './options';
@@ -109,6 +110,17 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
   // (their time is that of the stages they run); the classical row runs BM3D's two steps
   // alone (collab.ts with no model), so the table shows what the model adds.
   let stages: { mae: FloatImage; wiener: FloatImage; sigma: number; seconds: number[] } | null = null;
+  /** A row that reruns the collaborative stage with `opts` over the default's stages (its time in `stages.seconds[slot]`). */
+  const collabVariant = (name: string, opts: { shifts?: number; search?: CollabSearch }, slot: number): Method => ({
+    name: () => name,
+    run: async (noisy) => {
+      const t0 = performance.now();
+      const out = collaborativeRefine(noisy, stages!.wiener, stages!.sigma / 255, { runner, ...opts });
+      stages!.seconds[slot] = (performance.now() - t0) / 1000;
+      return toRgb(out);
+    },
+    seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[slot],
+  });
   const methods: Method[] = [
     {
       name: () => 'mae denoise (default)',
@@ -131,26 +143,9 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
       },
       seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[2],
     },
-    {
-      name: () => 'mae denoise --collab-shifts 2',
-      run: async (noisy) => {
-        const t0 = performance.now();
-        const out = collaborativeRefine(noisy, stages!.wiener, stages!.sigma / 255, { runner, shifts: 2 });
-        stages!.seconds[3] = (performance.now() - t0) / 1000;
-        return toRgb(out);
-      },
-      seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[3],
-    },
-    {
-      name: () => 'mae denoise --collab-search dense',
-      run: async (noisy) => {
-        const t0 = performance.now();
-        const out = collaborativeRefine(noisy, stages!.wiener, stages!.sigma / 255, { runner, search: 'dense' });
-        stages!.seconds[4] = (performance.now() - t0) / 1000;
-        return toRgb(out);
-      },
-      seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[4],
-    },
+    // The collaborative stage again with another setting, over the default's Wiener output.
+    collabVariant('mae denoise --collab-shifts 2', { shifts: 2 }, 3),
+    collabVariant('mae denoise --collab-search dense', { search: 'dense' }, 4),
     { name: () => 'mae + wiener passes (--no-collab)', run: async () => toRgb(stages!.wiener), seconds: () => stages!.seconds[0] + stages!.seconds[1] },
     { name: () => 'mae alone (--wiener 0 --no-collab)', run: async () => toRgb(stages!.mae), seconds: () => stages!.seconds[0] },
     {

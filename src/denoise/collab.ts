@@ -192,8 +192,9 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   const margin = 2 * reach * stride + B + 2;
   // A stride-1 grid holds 4 times the blocks of a stride-2 one per pixel: half the pixels per tile.
   const pixels = opts.stripPixels ?? STRIP_PIXELS * Math.min(1, (stride * stride) / 2);
-  const bands = planBands(W, blockOrigins(W, stride, offset), margin, Math.max(opts.bandColumns ?? BAND_COLS, 2 * margin));
+  const xs = blockOrigins(W, stride, offset);
   const ys = blockOrigins(H, stride, offset);
+  const bands = planBands(W, xs, margin, Math.max(opts.bandColumns ?? BAND_COLS, 2 * margin));
   const tiles = bands.flatMap((band) => planStrips(band.right - band.left, H, ys, margin, Math.max(pixels, 2 * margin * (band.right - band.left)), r0, r1).map((strip) => ({ band, strip })));
   const total = tiles.reduce((n, t) => n + t.strip.ys.length, 0);
   let done = 0;
@@ -205,16 +206,16 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   // Which block origins are references, by absolute position: every refStep-th of the image's
   // origins along each axis and the last one (so that every pixel is covered by a reference).
   const refAt = (all: number[]) => new Set(all.filter((_, k) => k % refStep === 0 || k === all.length - 1));
-  const refXs = refStep > 1 ? refAt(blockOrigins(W, stride, offset)) : null;
+  const refXs = refStep > 1 ? refAt(xs) : null;
   const refYs = refStep > 1 ? refAt(ys) : null;
+  // References whose groups can reach a tile's output (members lie within reach grid steps,
+  // that is reach x stride pixels, and cover 8): the others only feed the margins.
+  const near = reach * stride;
+  const useful = (at: number, from: number, to: number, set: Set<number> | null) => +(at - near < to && at + near + B > from && (!set || set.has(at)));
   withDct((dct) => {
     for (const { band, strip: s } of tiles) {
       const w = band.right - band.left;
       const g = makeGrid(w, s.bottom - s.top, band.xs, s.ys);
-      // References whose groups can reach the tile's output (members lie within reach grid
-      // steps, that is reach x stride pixels, and cover 8): the others only feed the margins.
-      const near = reach * stride;
-      const useful = (at: number, from: number, to: number, set: Set<number> | null) => +(at - near < to && at + near + B > from && (!set || set.has(at)));
       const refs = { x: Uint8Array.from(band.xs, (x) => useful(band.left + x, band.l, band.r, refXs)), y: Uint8Array.from(s.ys, (y) => useful(s.top + y, s.a, s.b, refYs)) };
       const n = toPlanes(noisy, s.top, s.bottom, band.left, band.right);
       const p = pilot ? toPlanes(pilot, s.top, s.bottom, band.left, band.right) : n;
