@@ -156,6 +156,10 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     const dense = collaborativeRefine(noisy, pilot, sigma, { search: 'dense' });
     const byHand = collaborativeRefine(noisy, pilot, sigma, { filter: DENSE_COLLAB.wiener, basic: DENSE_COLLAB.hard });
     expect(worst(dense, byHand)).toBe(0);
+    // `filter` overrides the preset in both passes, `basic` in the first.
+    const narrow = collaborativeRefine(noisy, pilot, sigma, { search: 'dense', fuse: 1, filter: { reach: 3 }, basic: { group: 8 } });
+    const narrowByHand = collaborativeFilter(noisy, collaborativeFilter(noisy, null, sigma, { ...DENSE_COLLAB.hard, reach: 3, group: 8 }), sigma, { ...DENSE_COLLAB.wiener, reach: 3 });
+    expect(worst(narrow, narrowByHand)).toBe(0);
     expect(worst(dense, fused)).toBeGreaterThan(1e-4);
     expect(mse(dense, clean)).toBeLessThan(mse(noisy, clean) / 3);
     expect(() => collaborativeRefine(noisy, pilot, sigma, { search: 'wide' as never })).toThrow(/search must be grid or dense/);

@@ -100,7 +100,7 @@ export function collaborativeRefine(
   /** One pass (hard thresholding without a pilot, Wiener with one), averaged over the grid offsets. */
   const pass = (pilot: FloatImage | null): FloatImage => {
     const runs: FloatImage[] = [];
-    const filter = pilot ? { ...preset?.wiener, ...opts.filter } : { ...preset?.wiener, ...opts.filter, ...preset?.hard, ...opts.basic };
+    const filter = pilot ? { ...preset?.wiener, ...opts.filter } : { ...preset?.hard, ...opts.filter, ...opts.basic };
     for (let offset = 0; offset < shifts; offset++) {
       runs.push(runStage(opts.runner, 'collab', noisy, pilot, sigma, { ...filter, offset }, opts.onProgress ? (d, t) => opts.onProgress!(done + d / t, passes) : undefined));
       done++;
