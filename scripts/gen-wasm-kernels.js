@@ -274,10 +274,84 @@ const HAAR8 = (() => {
   for (let k = 0; k < 4; k++) rows.push(Array.from({ length: 8 }, (_, n) => (n >> 1 === k ? ((n & 1) === 0 ? Math.SQRT1_2 : -Math.SQRT1_2) : 0)));
   return rows;
 })();
+/**
+ * BM3D's first-step wavelet, bior1.5, as the 2-D periodic 3-level decomposition of an 8x8 block
+ * (each level filters the rows and columns of the previous level's lowpass corner: 8x8, 4x4,
+ * 2x2). Its first level is separable: BIOR8 (8x8, lowpass rows then highpass rows) on the rows
+ * and columns; the next two act on the 4x4 lowpass corner alone, BIOR_LL (16x16 on its
+ * coefficients u * 4 + v). The inverse: BIOR_LL_INV on the corner, then BIOR8_SYN (the inverse
+ * of BIOR8, transposed, as idctFunc takes its matrix). The same as rows1d / biorMatrices in
+ * src/denoise/blocks.ts, which the tests compare with these kernels.
+ */
+const BIOR = (() => {
+  const lo = [3, -3, -22, 22, 128, 128, 22, -22, -3, 3].map((v) => v / (Math.SQRT2 * 128));
+  const hi = [0, 0, 0, 0, -Math.SQRT1_2, Math.SQRT1_2, 0, 0, 0, 0];
+  // One level on n points, periodic: row j < n/2 the lowpass at 2j, row n/2 + j the highpass.
+  const level = (n) => Array.from({ length: n }, (_, r) => {
+    const row = Array(n).fill(0);
+    const [f, j] = r < n / 2 ? [lo, r] : [hi, r - n / 2];
+    for (let k = 0; k < 10; k++) row[(((2 * j + k - 4) % n) + n) % n] += f[k];
+    return row;
+  });
+  const inverse = (m) => {
+    const n = m.length;
+    const a = m.map((r, i) => [...r, ...Array.from({ length: n }, (_, j) => +(i === j))]);
+    for (let c = 0; c < n; c++) {
+      let p = c;
+      for (let r = c + 1; r < n; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
+      [a[c], a[p]] = [a[p], a[c]];
+      const d = a[c][c];
+      a[c] = a[c].map((v) => v / d);
+      for (let r = 0; r < n; r++) if (r !== c && a[r][c]) { const f = a[r][c]; a[r] = a[r].map((v, j) => v - f * a[c][j]); }
+    }
+    return a.map((r) => r.slice(n));
+  };
+  const L1 = level(8);
+  // Levels 2 and 3 on the 4x4 corner X (row-major): X -> A X A^T with A = level(4), then the same with level(2) on its 2x2 corner.
+  const apply = (x) => {
+    let y = x.slice();
+    for (const n of [4, 2]) {
+      const A = level(n);
+      const t = y.slice();
+      for (let u = 0; u < n; u++) for (let v = 0; v < n; v++) {
+        let sum = 0;
+        for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sum += A[u][i] * A[v][j] * y[i * 4 + j];
+        t[u * 4 + v] = sum;
+      }
+      y = t;
+    }
+    return y;
+  };
+  // LL[i][j]: output coefficient i of input coefficient j.
+  const cols = Array.from({ length: 16 }, (_, j) => apply(Array.from({ length: 16 }, (_, i) => +(i === j))));
+  const LL = Array.from({ length: 16 }, (_, i) => cols.map((c) => c[i]));
+  const syn = inverse(L1);
+  return { fwd: L1, syn: L1.map((_, u) => syn.map((r) => r[u])), ll: LL, llInv: inverse(LL) };
+})();
 /** Sum of `terms` (expressions; zero terms left out by the caller), or a zero vector. */
 const vsum = (terms) => (terms.length ? terms.reduce((e, t) => (e ? `(f32x4.add ${e} ${t})` : t), null) : '(v128.const f32x4 0 0 0 0)');
 const f4 = (a) => `(v128.const f32x4 ${a.map((v) => Math.fround(v)).join(' ')})`;
 const splat = (v) => f4([v, v, v, v]);
+
+/**
+ * Instructions applying the 16x16 matrix M to a 4x4 corner held as 4 vectors (row u: lanes v):
+ * out[u * 4 + v] = sum_j M[u * 4 + v][j] in[j]. `load(u)` gives row u of the input, `store(u,
+ * e)` the instruction that puts row u of the output; the input rows are read into $l0 to $l3
+ * first, so the output may overwrite them. Zero columns are left out.
+ */
+function llFunc(M, load, store) {
+  const out = [0, 1, 2, 3].map((u) => `(local.set $l${u} ${load(u)})`);
+  for (let u = 0; u < 4; u++) {
+    const t = [];
+    for (let j = 0; j < 16; j++) {
+      const c = [0, 1, 2, 3].map((v) => M[u * 4 + v][j]);
+      if (c.every((x) => Math.abs(x) < 1e-12)) continue;
+      t.push(`(f32x4.mul (f32x4.splat (f32x4.extract_lane ${j % 4} (local.get $l${j >> 2}))) ${f4(c)})`);
+    }
+    out.push(store(u, vsum(t)));
+  }
+  return out;
+}
 
 /**
  * dct8(planes, planeBytes, W, H, xs, nx, ys, ny, rows, out): the orthonormal 8x8 DCT of the
@@ -287,7 +361,7 @@ const splat = (v) => f4([v, v, v, v]);
  * xs[i] to xs[i] + 7) is computed once into `rows` (3 H nx x 32 bytes), which the blocks
  * overlapping on that row share; each block then transforms its 8 segments down the columns.
  */
-function dctFunc(name = 'dct8', C = DCT8) {
+function dctFunc(name = 'dct8', C = DCT8, post = null) {
   const even = C === DCT8;
   // Rows: T[v] = sum_x X[x] C[v][x] (v across the two halves; inputs whose 4 factors are all 0 left out).
   const terms = [0, 1].map((h) => {
@@ -313,9 +387,12 @@ function dctFunc(name = 'dct8', C = DCT8) {
       cols.push(`(v128.store offset=${u * 32 + (h === 'b' ? 16 : 0)} (local.get $o) ${vsum(t)})`);
     }
   }
+  // A transform on the 4x4 lowpass corner (coefficients u * 4 + v, the first 4 floats of rows 0 to 3) after the separable part.
+  if (post) cols.push(...llFunc(post, (u) => `(v128.load offset=${u * 32} (local.get $o))`, (u, e) => `(v128.store offset=${u * 32} (local.get $o) ${e})`));
   const tl = [];
   for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
   for (let k = 0; k < 4; k++) tl.push(`(local $e${k} v128) (local $o${k} v128)`);
+  if (post) tl.push('(local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128)');
   return `  (func (export "${name}") (param $planes i32) (param $planeBytes i32) (param $W i32) (param $H i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $rows i32) (param $out i32)
     (local $i i32) (local $j i32) (local $c i32) (local $y i32) (local $p i32) (local $o i32) (local $rowStride i32) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
     (local.set $rowStride (i32.shl (local.get $nx) (i32.const 5)))
@@ -341,12 +418,14 @@ ${cols.map((l) => '          ' + l).join('\n')}
  * win, added to the float planes at num, and the block's weight per plane
  * (wsum[block * 3 + plane]) times the window added to the planes at den.
  */
-function idctFunc(name = 'idct8add', C = DCT8) {
+function idctFunc(name = 'idct8add', C = DCT8, pre = null) {
   const even = C === DCT8;
   const body = [];
+  // The inverse of the corner's transform first, into $l0 to $l3, which the rows 0 to 3 then read for their first half.
+  if (pre) body.push(...llFunc(pre, (u) => `(v128.load offset=${u * 32} (local.get $a))`, (u, e) => `(local.set $n${u} ${e})`), ...[0, 1, 2, 3].map((u) => `(local.set $l${u} (local.get $n${u}))`));
   // Rows: T[u] = sum_v A[u][v] C[v][x] (x across the two halves).
   for (let u = 0; u < 8; u++) {
-    body.push(`(local.set $x0 (v128.load offset=${u * 32} (local.get $a))) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
+    body.push(`(local.set $x0 ${pre && u < 4 ? `(local.get $l${u})` : `(v128.load offset=${u * 32} (local.get $a))`}) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
     const terms = [0, 1].map((h) => {
       const t = [];
       for (let v = 0; v < 8; v++) {
@@ -386,6 +465,7 @@ function idctFunc(name = 'idct8add', C = DCT8) {
   for (let y = 0; y < 8; y++) tl.push(`(local $t${y}a v128) (local $t${y}b v128)`);
   for (let y = 0; y < 8; y++) tl.push(`(local $r${y}a v128) (local $r${y}b v128)`);
   tl.push('(local $ev v128) (local $od v128)');
+  if (pre) tl.push('(local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128) (local $n0 v128) (local $n1 v128) (local $n2 v128) (local $n3 v128)');
   return `  (func (export "${name}") (param $coef i32) (param $wsum i32) (param $W i32) (param $xs i32) (param $nx i32) (param $ys i32) (param $ny i32) (param $num i32) (param $den i32) (param $planeBytes i32) (param $win i32)
     (local $i i32) (local $j i32) (local $c i32) (local $p i32) (local $q i32) (local $a i32) (local $w i32) (local $off i32) (local $rowBytes i32) (local $vw v128) (local $x0 v128) (local $x1 v128) ${tl.join(' ')}
     (local.set $rowBytes (i32.shl (local.get $W) (i32.const 2)))
@@ -450,7 +530,9 @@ ${GROUP_SIZES.map(groupFunc).join('\n')}
 ${dctFunc()}
 ${idctFunc()}
 ${dctFunc('haar8', HAAR8)}
-${idctFunc('ihaar8add', HAAR8)})
+${idctFunc('ihaar8add', HAAR8)}
+${dctFunc('bior8', BIOR.fwd, BIOR.ll)}
+${idctFunc('ibior8add', BIOR.syn, BIOR.llInv)})
 `;
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { collaborativeFilter, DENSE_COLLAB } from '../src/denoise/collab';
-import { collaborativeRefine } from '../src/denoise/stages';
+import { collaborativeFilter, DEFAULT_COLLAB, DENSE_COLLAB } from '../src/denoise/collab';
+import { collaborativeRefine, DEFAULT_FUSE } from '../src/denoise/stages';
 import { FloatImage } from '../src/model/runner';
 import { initBackend } from '../src/runtime/backend';
 import { blockKernels } from '../src/runtime/wasm-kernels';
@@ -54,6 +54,8 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
       [null, { stride: 1, refStep: 3, reach: 6, group: 16 }],
       [null, { transform: 'dct' }],
       [blur(noisy), { transform: 'haar' }],
+      [null, { transform: 'bior', kaiser: 0 }],
+      [blur(noisy), { transform: 'bior', stride: 1, refStep: 2, reach: 4, group: 16 }],
       [blur(noisy), { stride: 1, refStep: 2, reach: 5, group: 32 }],
     ] as const) {
       const wasm = collaborativeFilter(noisy, pilot, sigma, opts);
@@ -104,14 +106,19 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
   });
 
   it('inverts its transforms exactly: with nothing thresholded and no grouping, it returns its input', () => {
-    for (const transform of ['dct', 'haar'] as const)
+    for (const transform of ['dct', 'haar', 'bior'] as const)
       for (const js of [false, true]) {
         const same = collaborativeFilter(noisy, null, 1e-9, { transform, group: 1, js });
         expect(worst(same, noisy)).toBeLessThan(1e-5);
       }
     // The two transforms threshold differently.
     expect(worst(collaborativeFilter(noisy, null, sigma, { transform: 'dct' }), collaborativeFilter(noisy, null, sigma, { transform: 'haar' }))).toBeGreaterThan(1e-3);
-    expect(() => collaborativeFilter(noisy, null, sigma, { transform: 'dst' as never })).toThrow(/transform must be dct or haar/);
+    expect(worst(collaborativeFilter(noisy, null, sigma, { transform: 'bior' }), collaborativeFilter(noisy, null, sigma, { transform: 'haar' }))).toBeGreaterThan(1e-3);
+    // The first step's defaults: bior1.5 and a Kaiser window of beta 2 (BM3D's); the Wiener step's: the DCT, flat.
+    expect(worst(collaborativeFilter(noisy, null, sigma), collaborativeFilter(noisy, null, sigma, { transform: 'bior', kaiser: 2, ...DEFAULT_COLLAB.hard }))).toBe(0);
+    const pilot = blur(noisy);
+    expect(worst(collaborativeFilter(noisy, pilot, sigma), collaborativeFilter(noisy, pilot, sigma, { transform: 'dct', kaiser: 0, ...DEFAULT_COLLAB.wiener }))).toBe(0);
+    expect(() => collaborativeFilter(noisy, null, sigma, { transform: 'dst' as never })).toThrow(/transform must be dct, haar, bior/);
   });
 
   it('returns its input at sigma 0 and for an image under 8 pixels, and checks its options', () => {
@@ -134,6 +141,9 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     const fused = collaborativeRefine(noisy, pilot, sigma, { onProgress: (d, t) => calls.push([d, t]) });
     expect(calls[calls.length - 1]).toEqual([2, 2]);
     expect(calls.every(([d], i) => i === 0 || d >= calls[i - 1][0])).toBe(true);
+    // The default share of the first pass in the guide depends on the search.
+    expect(worst(fused, collaborativeRefine(noisy, pilot, sigma, { fuse: DEFAULT_FUSE.grid }))).toBe(0);
+    expect(DEFAULT_FUSE.grid).not.toBe(DEFAULT_FUSE.dense);
     // fuse 0: the Wiener pass guided by the estimate alone; fuse 1: by the hard-thresholded one alone.
     const alone = collaborativeRefine(noisy, pilot, sigma, { fuse: 0 });
     expect(worst(alone, collaborativeFilter(noisy, pilot, sigma))).toBe(0);
@@ -154,7 +164,7 @@ describe('collaborative filtering of similar blocks (BM3D-style)', () => {
     expect(() => collaborativeRefine(noisy, pilot, sigma, { shifts: 3 })).toThrow(/shifts must be 1 or 2/);
     // The dense search is BM3D's: the DENSE_COLLAB settings of each step.
     const dense = collaborativeRefine(noisy, pilot, sigma, { search: 'dense' });
-    const byHand = collaborativeRefine(noisy, pilot, sigma, { filter: DENSE_COLLAB.wiener, basic: DENSE_COLLAB.hard });
+    const byHand = collaborativeRefine(noisy, pilot, sigma, { fuse: DEFAULT_FUSE.dense, filter: DENSE_COLLAB.wiener, basic: DENSE_COLLAB.hard });
     expect(worst(dense, byHand)).toBe(0);
     // `filter` overrides the preset in both passes, `basic` in the first.
     const narrow = collaborativeRefine(noisy, pilot, sigma, { search: 'dense', fuse: 1, filter: { reach: 3 }, basic: { group: 8 } });

@@ -21,11 +21,15 @@ const OPP = [
   [1 / Math.sqrt(6), -2 / Math.sqrt(6), 1 / Math.sqrt(6)],
 ];
 
-/** A block transform: the orthonormal 8x8 DCT-II, or the orthonormal 3-level Haar wavelet (BM3D's first step uses a wavelet). */
-export type BlockTransform = 'dct' | 'haar';
+/**
+ * A block transform: the orthonormal 8x8 DCT-II, the orthonormal 3-level Haar wavelet, or
+ * BM3D's first-step wavelet, bior1.5 (2-D, periodic, 3 levels; nearly orthonormal).
+ */
+export type BlockTransform = 'dct' | 'haar' | 'bior';
+export const BLOCK_TRANSFORMS: readonly BlockTransform[] = ['dct', 'haar', 'bior'];
 
 /** The orthonormal 8-point transform's matrix, c[k * 8 + n] (row k: the k-th basis vector). */
-function rows1d(kind: BlockTransform): Float64Array {
+function rows1d(kind: 'dct' | 'haar'): Float64Array {
   const c = new Float64Array(BB);
   if (kind === 'dct') {
     for (let k = 0; k < B; k++) for (let n = 0; n < B; n++) c[k * B + n] = (k === 0 ? Math.sqrt(1 / B) : Math.sqrt(2 / B)) * Math.cos((Math.PI * (2 * n + 1) * k) / (2 * B));
@@ -43,6 +47,7 @@ function rows1d(kind: BlockTransform): Float64Array {
 
 /** The 2-D 8x8 transform as a 64x64 matrix acting on row vectors of a block's pixels (row-major), and its inverse. */
 function blockMatrices(kind: BlockTransform): { fwd: Float32Array; inv: Float32Array } {
+  if (kind === 'bior') return biorMatrices();
   const c = rows1d(kind);
   // coefficient (u, v) = sum over pixels (y, x) of c[u, y] c[v, x] pixel(y, x); fwd[(y, x), (u, v)].
   const fwd = new Float32Array(BB * BB);
@@ -56,6 +61,76 @@ function blockMatrices(kind: BlockTransform): { fwd: Float32Array; inv: Float32A
           inv[(u * B + v) * BB + y * B + x] = w;
         }
   return { fwd, inv };
+}
+
+/** One level of the periodic bior1.5 analysis on n points (n x n): rows j < n/2 the lowpass at 2j, rows n/2 + j the highpass. */
+function biorLevel(n: number): Float64Array {
+  const lo = [3, -3, -22, 22, 128, 128, 22, -22, -3, 3].map((v) => v / (Math.SQRT2 * 128));
+  const m = new Float64Array(n * n);
+  for (let r = 0; r < n; r++) {
+    const j = r < n / 2 ? r : r - n / 2;
+    for (let k = 0; k < 10; k++) {
+      const f = r < n / 2 ? lo[k] : k === 4 ? -Math.SQRT1_2 : k === 5 ? Math.SQRT1_2 : 0;
+      m[r * n + ((((2 * j + k - 4) % n) + n) % n)] += f;
+    }
+  }
+  return m;
+}
+
+/** Solves for the inverse of the n x n matrix `a` (Gauss-Jordan with partial pivoting). */
+function invert(a: Float64Array, n: number): Float64Array {
+  const m = Float64Array.from(a);
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) inv[i * n + i] = 1;
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n + c]) > Math.abs(m[p * n + c])) p = r;
+    for (let j = 0; j < n; j++) {
+      [m[c * n + j], m[p * n + j]] = [m[p * n + j], m[c * n + j]];
+      [inv[c * n + j], inv[p * n + j]] = [inv[p * n + j], inv[c * n + j]];
+    }
+    const d = m[c * n + c];
+    for (let j = 0; j < n; j++) {
+      m[c * n + j] /= d;
+      inv[c * n + j] /= d;
+    }
+    for (let r = 0; r < n; r++) {
+      const f = m[r * n + c];
+      if (r === c || f === 0) continue;
+      for (let j = 0; j < n; j++) {
+        m[r * n + j] -= f * m[c * n + j];
+        inv[r * n + j] -= f * inv[c * n + j];
+      }
+    }
+  }
+  return inv;
+}
+
+/**
+ * The 2-D bior1.5 transform of an 8x8 block as a 64x64 matrix on row vectors of pixels, and
+ * its inverse: each level filters the rows, then the columns, of the previous level's lowpass
+ * corner (8x8, 4x4, 2x2), periodic within the block; the coefficients keep their places
+ * (u * 8 + v, the lowest band at 0). The WebAssembly kernels bior8 / ibior8add do the same.
+ */
+function biorMatrices(): { fwd: Float32Array; inv: Float32Array } {
+  const levels = [8, 4, 2].map((n) => ({ n, m: biorLevel(n) }));
+  const fwd64 = new Float64Array(BB * BB);
+  for (let p = 0; p < BB; p++) {
+    const a = new Float64Array(BB);
+    a[p] = 1;
+    for (const { n, m } of levels) {
+      const t = Float64Array.from(a);
+      for (let u = 0; u < n; u++)
+        for (let v = 0; v < n; v++) {
+          let sum = 0;
+          for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sum += m[u * n + i] * m[v * n + j] * a[i * B + j];
+          t[u * B + v] = sum;
+        }
+      a.set(t);
+    }
+    fwd64.set(a, p * BB);
+  }
+  return { fwd: Float32Array.from(fwd64), inv: Float32Array.from(invert(fwd64, BB)) };
 }
 
 const matrices: Partial<Record<BlockTransform, { fwd: Float32Array; inv: Float32Array }>> = {};
@@ -349,9 +424,9 @@ export function kernelRegion<K extends string>(k: BlockKernels, g: Grid, areas: 
     /** Copies of the 3 planes at `o`. */
     take: (o: number) => [0, 1, 2].map((c) => plane(o, c).slice()),
     plane,
-    /** dct8 (or haar8) of the grid's blocks of the planes at `src` into `dst`. */
-    dct8: (src: number, dst: number, kind: BlockTransform = 'dct') => (kind === 'dct' ? k.dct8 : k.haar8)(src, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, dst),
-    /** idct8add (or ihaar8add) of the grid's blocks at `coef` (weights `wsum`, window `win`) into the planes at `num` and `den`. */
-    idct8add: (coef: number, wsum: number, num: number, den: number, win: number, kind: BlockTransform = 'dct') => (kind === 'dct' ? k.idct8add : k.ihaar8add)(coef, wsum, g.W, oXs, nx, oYs, ny, num, den, planeBytes, win),
+    /** dct8 (or haar8, bior8) of the grid's blocks of the planes at `src` into `dst`. */
+    dct8: (src: number, dst: number, kind: BlockTransform = 'dct') => ({ dct: k.dct8, haar: k.haar8, bior: k.bior8 })[kind](src, planeBytes, g.W, g.H, oXs, nx, oYs, ny, oRows, dst),
+    /** idct8add (or ihaar8add, ibior8add) of the grid's blocks at `coef` (weights `wsum`, window `win`) into the planes at `num` and `den`. */
+    idct8add: (coef: number, wsum: number, num: number, den: number, win: number, kind: BlockTransform = 'dct') => ({ dct: k.idct8add, haar: k.ihaar8add, bior: k.ibior8add })[kind](coef, wsum, g.W, oXs, nx, oYs, ny, num, den, planeBytes, win),
   };
 }

@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FloatImage } from '../model/runner';
 import { blockKernels } from '../runtime/wasm-kernels';
-import { B, BB, BlockTransform, bandCoeffs, blockOrigins, fromPlanes, Grid, kernelRegion, makeGrid, normalize, planBands, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
+import { B, BB, BLOCK_TRANSFORMS, BlockTransform, bandCoeffs, blockOrigins, fromPlanes, Grid, kernelRegion, makeGrid, normalize, planBands, planStrips, rowRange, scatterAdd, coverBlocks, toPlanes, withDct, Dct } from './blocks';
 
 /** Options of one pass; the defaults are DEFAULT_COLLAB's, by step (with a pilot or without). */
 export interface CollabOptions {
@@ -70,7 +70,7 @@ export interface CollabOptions {
  * groups of up to 8 within 12 pixels, it scores as well as on the stride-2 grid in less than
  * half the time. The second step (with a pilot) makes the output: stride 2, within 10 pixels.
  */
-export const DEFAULT_COLLAB = { hard: { stride: 3, reach: 4, group: 8 }, wiener: { stride: 2, reach: 5, group: 16 } };
+export const DEFAULT_COLLAB = { hard: { stride: 3, refStep: 1, reach: 4, group: 8 }, wiener: { stride: 2, refStep: 1, reach: 5, group: 16 } };
 
 /** How the collaborative stage finds the members of a group. */
 export type CollabSearch = 'grid' | 'dense';
@@ -94,7 +94,7 @@ const DEFAULT_LAMBDA = 2.7;
  * with the grid search, +0.04 / +0.04 / +0.03 with the dense one (session 9). The Wiener step
  * keeps the DCT: with Haar it lost 0.35 dB at sigma 25.
  */
-const DEFAULT_BASIC_TRANSFORM: BlockTransform = 'haar';
+const DEFAULT_BASIC_TRANSFORM: BlockTransform = 'bior';
 /** Pixels per tile (plus margins): about 2.3 KB per block (noisy, pilot and summed coefficients of 3 planes). */
 const STRIP_PIXELS = 256 * 1024;
 /** Columns per band of a wide image (plus margins). */
@@ -105,6 +105,8 @@ const TAU = { hard: [2500, 5000], wiener: [400, 3500] };
 const C3 = 3 * BB;
 /** Beta of the Kaiser window that weighs a block's pixels when they are put back (0: flat). */
 const DEFAULT_KAISER = 0;
+/** The same for the first step (no pilot): BM3D's 2. */
+const DEFAULT_BASIC_KAISER = 2;
 
 /** The 8x8 Kaiser window of parameter beta (BM3D's is 2), row-major; all ones at 0. */
 function kaiser(beta: number): Float32Array {
@@ -173,7 +175,7 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   const lambda = opts.lambda ?? DEFAULT_LAMBDA;
   if (!(Number.isInteger(stride) && stride >= 1 && stride <= B)) throw new Error(`collaborative filter: stride must be an integer from 1 to ${B}, got ${String(opts.stride)}`);
   if (!(Number.isInteger(reach) && reach >= 0 && reach <= 16)) throw new Error(`collaborative filter: reach must be an integer from 0 to 16, got ${String(opts.reach)}`);
-  const refStep = opts.refStep ?? 1;
+  const refStep = opts.refStep ?? defaults.refStep;
   if (!(Number.isInteger(refStep) && refStep >= 1 && refStep <= 8)) throw new Error(`collaborative filter: refStep must be an integer from 1 to 8, got ${String(opts.refStep)}`);
   if (![1, 2, 4, 8, 16, 32].includes(group)) throw new Error(`collaborative filter: group must be 1, 2, 4, 8, 16 or 32, got ${String(opts.group)}`);
   if (!(lambda > 0)) throw new Error(`collaborative filter: lambda must be positive, got ${String(opts.lambda)}`);
@@ -201,8 +203,8 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   const tick = opts.onProgress ? () => opts.onProgress!(++done, total) : undefined;
   const out = new Float32Array(W * (r1 - r0) * 3);
   const transform = opts.transform ?? (pilot ? 'dct' : DEFAULT_BASIC_TRANSFORM);
-  if (transform !== 'dct' && transform !== 'haar') throw new Error(`collaborative filter: transform must be dct or haar, got ${String(opts.transform)}`);
-  const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, transform, js: opts.js, window: kaiser(opts.kaiser ?? DEFAULT_KAISER) };
+  if (!BLOCK_TRANSFORMS.includes(transform)) throw new Error(`collaborative filter: transform must be ${BLOCK_TRANSFORMS.join(', ')}, got ${String(opts.transform)}`);
+  const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, transform, js: opts.js, window: kaiser(opts.kaiser ?? (pilot ? DEFAULT_KAISER : DEFAULT_BASIC_KAISER)) };
   // Which block origins are references, by absolute position: every refStep-th of the image's
   // origins along each axis and the last one (so that every pixel is covered by a reference).
   const refAt = (all: number[]) => new Set(all.filter((_, k) => k % refStep === 0 || k === all.length - 1));

@@ -61,10 +61,10 @@ function disabledByEnv(): boolean {
 }
 
 /** Compiles the kernels against `memory` (throws if the module does not instantiate). */
-export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add; haar8: Dct8; ihaar8add: Idct8Add } {
+export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add; haar8: Dct8; ihaar8add: Idct8Add; bior8: Dct8; ibior8add: Idct8Add } {
   const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
   const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
-  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add };
+  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add, bior8: e.bior8 as Dct8, ibior8add: e.ibior8add as Idct8Add };
 }
 
 /** The block-transform kernels of the denoiser (src/denoise/collab.ts and wiener.ts) on a memory of their own, which `reserve` grows. */
@@ -77,6 +77,9 @@ export interface BlockKernels {
   /** dct8 and idct8add with the 3-level Haar wavelet in place of the DCT. */
   haar8: Dct8;
   ihaar8add: Idct8Add;
+  /** dct8 and idct8add with the bior1.5 wavelet (2-D, 3 levels) in place of the DCT. */
+  bior8: Dct8;
+  ibior8add: Idct8Add;
 }
 
 let blockKernelsCache: BlockKernels | null | undefined;
@@ -88,7 +91,7 @@ export function blockKernels(): BlockKernels | null {
   if (disabledByEnv()) return null;
   try {
     const memory = new WA.Memory({ initial: 1 });
-    const { collab, dct8, idct8add, haar8, ihaar8add } = instantiateKernels(memory);
+    const { collab, dct8, idct8add, haar8, ihaar8add, bior8, ibior8add } = instantiateKernels(memory);
     blockKernelsCache = {
       reserve(bytes: number): ArrayBuffer {
         const have = memory.buffer.byteLength;
@@ -100,6 +103,8 @@ export function blockKernels(): BlockKernels | null {
       idct8add,
       haar8,
       ihaar8add,
+      bior8,
+      ibior8add,
     };
   } catch {
     blockKernelsCache = null;
