@@ -144,9 +144,9 @@ export interface DenoiseOptions extends ModelOptions, ProgressOptions {
   wienerStride?: number;
   /** The collaborative stage on groups of similar blocks (BM3D's two steps around the model's estimate; default true). */
   collab?: boolean;
-  /** Grid offsets averaged in the collaborative stage: 1 (default) or 2 (+0.06 to +0.07 dB on CBSD68, twice the stage's time). */
+  /** Grid offsets averaged in the collaborative stage: 1 (default) or 2 (+0.05 to +0.07 dB on CBSD68, twice the stage's time). */
   collabShifts?: number;
-  /** How the collaborative stage finds its groups: 'grid' (default) or 'dense' (BM3D's search: +0.12 to +0.14 dB on CBSD68, about 5 times the stage's time; not with collabShifts 2). */
+  /** How the collaborative stage finds its groups: 'grid' (default) or 'dense' (BM3D's search: +0.13 to +0.16 dB on CBSD68 (30.72 dB at sigma 25), about 5 times the stage's time; not with collabShifts 2). */
   collabSearch?: 'grid' | 'dense';
 }
 

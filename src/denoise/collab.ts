@@ -42,11 +42,12 @@ export interface CollabOptions {
    */
   shrink?: 'hard' | 'wiener';
   /**
-   * The 2-D transform of the blocks: 'dct' or 'haar' (the 3-level Haar wavelet). Default: Haar
-   * for hard thresholding without a pilot (BM3D's first step uses a wavelet too), the DCT with one.
+   * The 2-D transform of the blocks: 'dct', 'haar' (the 3-level Haar wavelet) or 'bior' (BM3D's
+   * bior1.5 wavelet, 3 levels). Default: bior1.5 for hard thresholding without a pilot (as in
+   * BM3D's first step), the DCT with one.
    */
   transform?: BlockTransform;
-  /** Beta of the Kaiser window weighing each block's pixels when estimates are put back (0, the default: flat; BM3D uses 2). */
+  /** Beta of the Kaiser window weighing each block's pixels when estimates are put back (default: BM3D's 2 without a pilot, 0 (flat) with one). */
   kaiser?: number;
   /** Hard threshold in sigmas (default 2.7, BM3D's). */
   lambda?: number;
@@ -68,7 +69,10 @@ export interface CollabOptions {
  * Defaults of the two steps (bench/collab-tune.js on held-out training images). The first
  * step (no pilot) only feeds the guide of the second: on a stride-3 grid (BM3D's own step),
  * groups of up to 8 within 12 pixels, it scores as well as on the stride-2 grid in less than
- * half the time. The second step (with a pilot) makes the output: stride 2, within 10 pixels.
+ * half the time (session 6). The second step (with a pilot) makes the output: stride 2, within
+ * 10 pixels. With session 11's bior1.5 first step a denser first step guides better (every
+ * pixel a member, references every 4 pixels within 12: +0.05 / +0.05 / +0.07 dB at sigma
+ * 15 / 25 / 50), but a batch of photos took 15 to 20% longer: left out of the default.
  */
 export const DEFAULT_COLLAB = { hard: { stride: 3, refStep: 1, reach: 4, group: 8 }, wiener: { stride: 2, refStep: 1, reach: 5, group: 16 } };
 
@@ -80,18 +84,22 @@ export const COLLAB_SEARCHES: readonly CollabSearch[] = ['grid', 'dense'];
  * The `dense` search, BM3D's: members at any pixel within 16 of their reference, groups of up
  * to 16 (first step) and 32 (second); references every 3 pixels in the first step (BM3D's
  * step) and every 2 in the second. On 4 held-out training images at sigma 15 / 25 / 50 it
- * scores 33.16 / 30.25 / 26.75 dB against 33.04 / 30.11 / 26.60 for the grids of
- * DEFAULT_COLLAB (references every 3 pixels in both steps: 33.12 / 30.21 / 26.74; every pixel
- * in the second: 30.26 at sigma 25 for 3 times the time), for about 4 to 5 times the stage's
- * time (session 9, docs/MODEL.md).
+ * scores 33.20 / 30.31 / 26.85 dB against 33.08 / 30.18 / 26.68 for the grids of
+ * DEFAULT_COLLAB (session 11, both with the bior1.5 first step; session 9, with the Haar one:
+ * 33.16 / 30.25 / 26.75 against 33.04 / 30.11 / 26.60; references every 3 pixels in both
+ * steps: 33.12 / 30.21 / 26.74; every pixel in the second: 30.26 at sigma 25 for 3 times the
+ * time), for about 5 times the stage's time (docs/MODEL.md).
  */
 export const DENSE_COLLAB = { hard: { stride: 1, refStep: 3, reach: 16, group: 16 }, wiener: { stride: 1, refStep: 2, reach: 16, group: 32 } };
 const DEFAULT_LAMBDA = 2.7;
 /**
  * The transform of the first step (hard thresholding, no pilot); see CollabOptions.transform.
- * On 4 held-out training images the Haar wavelet's first step scores the same alone as the
- * DCT's, but guides the second step better: +0.02 / +0.04 / +0.02 dB at sigma 15 / 25 / 50
- * with the grid search, +0.04 / +0.04 / +0.03 with the dense one (session 9). The Wiener step
+ * On 4 held-out training images the Haar wavelet's first step scored the same alone as the
+ * DCT's, but guided the second step better: +0.02 / +0.04 / +0.02 dB at sigma 15 / 25 / 50
+ * with the grid search, +0.04 / +0.04 / +0.03 with the dense one (session 9). BM3D's bior1.5
+ * in its 2-D form (each level on the previous one's lowpass corner), with BM3D's Kaiser window,
+ * lifts the dense first step alone from 29.52 to 29.75 dB at sigma 25 (the reference BM3D's
+ * own: 29.76), and the result from 30.25 to 30.31 (session 11, docs/MODEL.md). The Wiener step
  * keeps the DCT: with Haar it lost 0.35 dB at sigma 25.
  */
 const DEFAULT_BASIC_TRANSFORM: BlockTransform = 'bior';

@@ -55,12 +55,12 @@ export interface DenoiseOptions {
    * blocks, the second guided by the Wiener passes' output fused with the first's.
    */
   collab?: boolean;
-  /** Grid offsets averaged in each pass of the collaborative stage: 1 (default) or 2 (+0.06 to +0.07 dB on CBSD68, twice the stage's time). */
+  /** Grid offsets averaged in each pass of the collaborative stage: 1 (default) or 2 (+0.05 to +0.07 dB on CBSD68, twice the stage's time). */
   collabShifts?: number;
   /**
    * How the collaborative stage finds the members of its groups: 'grid' (default: on grids of
    * blocks 3 and 2 pixels apart) or 'dense' (BM3D's search: members at any pixel within 16 of
-   * references 3 and 2 pixels apart; +0.12 to +0.14 dB on CBSD68, about 5 times the stage's
+   * references 3 and 2 pixels apart; +0.13 to +0.16 dB on CBSD68 (30.72 dB at sigma 25), about 5 times the stage's
    * time; not with collabShifts 2).
    */
   collabSearch?: CollabSearch;

@@ -81,9 +81,9 @@ export function collaborativeRefine(
   sigma: number,
   opts: {
     fuse?: number;
-    /** Grid offsets averaged in each pass: 1 (default) or 2 (plus the grid moved by one pixel: +0.06 to +0.07 dB on CBSD68, twice the time). */
+    /** Grid offsets averaged in each pass: 1 (default) or 2 (plus the grid moved by one pixel: +0.05 to +0.07 dB on CBSD68, twice the time). */
     shifts?: number;
-    /** How groups are found: 'grid' (default: DEFAULT_COLLAB) or 'dense' (DENSE_COLLAB: BM3D's search, +0.12 to +0.14 dB on CBSD68 for about 5 times the time); `filter` and `basic` override it. */
+    /** How groups are found: 'grid' (default: DEFAULT_COLLAB) or 'dense' (DENSE_COLLAB: BM3D's search, +0.13 to +0.16 dB on CBSD68 (30.72 dB at sigma 25) for about 5 times the time); `filter` and `basic` override it. */
     search?: CollabSearch;
     filter?: Omit<CollabOptions, 'onProgress' | 'rows' | 'offset'>;
     /** Options of the first (hard-thresholding) pass only, over `filter`. */
