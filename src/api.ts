@@ -126,8 +126,9 @@ export interface DecompressOptions extends ModelOptions, ProgressOptions {
 export async function decompress(mae: Uint8Array, opts: DecompressOptions = {}): Promise<RawImage> {
   const name = opts.name ?? 'input';
   // The model is loaded only if the file's mask removes patches (a file with every patch kept decodes without it).
-  const runner = needsModel(inspectFile(mae, name), name) ? await useModel(opts) : null;
-  return decodeImage(mae, runner, name, { onProgress: opts.onProgress }).image;
+  const file = inspectFile(mae, name);
+  const runner = needsModel(file, name) ? await useModel(opts) : null;
+  return decodeImage(file, runner, name, { onProgress: opts.onProgress }).image;
 }
 
 /** For denoise, progress counts the model's windows, then the Wiener passes and the collaborative stage as shares of them. */

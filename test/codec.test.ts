@@ -226,6 +226,9 @@ describe('codec', () => {
     expect(d1.image.height).toBe(41);
     expect(Buffer.from(d1.image.data).equals(Buffer.from(d2.image.data))).toBe(true);
     expect(d1.removedPatches).toBe(a.removed.reduce((s, v) => s + v, 0));
+    // The file as inspect read it decodes to the same pixels as its bytes (callers that checked the header do not unpack it twice).
+    const d3 = decodeImage(inspect(a.bytes, 'a.mae'), runnerA, 'a.mae');
+    expect(Buffer.from(d3.image.data).equals(Buffer.from(d1.image.data))).toBe(true);
   });
 
   it('decodes close to the input, better at higher quality', () => {

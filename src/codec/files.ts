@@ -189,7 +189,7 @@ export async function decompressFile(input: string, output: string, runner: Runn
   // Only a file whose mask removes patches needs the model: the others never load it.
   const model = needsModel(header, name) ? await getRunner(runner) : null;
   const t0 = process.hrtime.bigint();
-  const { image } = decodeImage(bytes, model, name, { onProgress: o.onProgress });
+  const { image } = decodeImage(header, model, name, { onProgress: o.onProgress });
   const decodeMs = Number(process.hrtime.bigint() - t0) / 1e6;
   await writeImageArg(output, image, { overwrite: Boolean(o.overwrite), format });
   const { width, height } = image;

@@ -188,10 +188,11 @@ export interface Decoded {
  * Decodes an .mae file. A file whose patches were all kept (quality 15 and up by default)
  * decodes without the model (`runner` may be null, or any model), so it survives a change of
  * the shipped model; one with removed patches needs the model that encoded it (needsModel
- * tells which). `name` names the file in errors.
+ * tells which). `source` is the file's bytes, or the file as `inspect` already read it (not
+ * unpacked twice). `name` names the file in errors.
  */
-export function decodeImage(bytes: Uint8Array, runner: MaeRunner | null, name = 'input', opts: DecodeOptions = {}): Decoded {
-  const f = unpackContainer(bytes, name);
+export function decodeImage(source: Uint8Array | MaeFile, runner: MaeRunner | null, name = 'input', opts: DecodeOptions = {}): Decoded {
+  const f = source instanceof Uint8Array ? unpackContainer(source, name) : source;
   const p = f.patchSize;
   const cols = Math.ceil(f.width / p);
   const rows = Math.ceil(f.height / p);
