@@ -277,11 +277,12 @@ const HAAR8 = (() => {
 /**
  * BM3D's first-step wavelet, bior1.5, as the 2-D periodic 3-level decomposition of an 8x8 block
  * (each level filters the rows and columns of the previous level's lowpass corner: 8x8, 4x4,
- * 2x2). Its first level is separable: BIOR8 (8x8, lowpass rows then highpass rows) on the rows
- * and columns; the next two act on the 4x4 lowpass corner alone, BIOR_LL (16x16 on its
- * coefficients u * 4 + v). The inverse: BIOR_LL_INV on the corner, then BIOR8_SYN (the inverse
- * of BIOR8, transposed, as idctFunc takes its matrix). The same as rows1d / biorMatrices in
- * src/denoise/blocks.ts, which the tests compare with these kernels.
+ * 2x2). Its first level is separable: BIOR.fwd (8x8, lowpass rows then highpass rows) on the
+ * rows and columns; the next two act on the 4x4 lowpass corner alone, BIOR.ll (16x16 on its
+ * coefficients u * 4 + v). The inverse: BIOR.llInv on the corner, then BIOR.syn (the inverse of
+ * BIOR.fwd, transposed, as idctFunc takes its matrix). The same transform as biorMatrices in
+ * src/denoise/blocks.ts (a 64x64 matrix for the JavaScript path), which the tests compare with
+ * these kernels.
  */
 const BIOR = (() => {
   const lo = [3, -3, -22, 22, 128, 128, 22, -22, -3, 3].map((v) => v / (Math.SQRT2 * 128));
@@ -421,11 +422,11 @@ ${cols.map((l) => '          ' + l).join('\n')}
 function idctFunc(name = 'idct8add', C = DCT8, pre = null) {
   const even = C === DCT8;
   const body = [];
-  // The inverse of the corner's transform first, into $l0 to $l3, which the rows 0 to 3 then read for their first half.
-  if (pre) body.push(...llFunc(pre, (u) => `(v128.load offset=${u * 32} (local.get $a))`, (u, e) => `(local.set $n${u} ${e})`), ...[0, 1, 2, 3].map((u) => `(local.set $l${u} (local.get $n${u}))`));
+  // The inverse of the corner's transform first, into $n0 to $n3, which the rows 0 to 3 then read for their first half.
+  if (pre) body.push(...llFunc(pre, (u) => `(v128.load offset=${u * 32} (local.get $a))`, (u, e) => `(local.set $n${u} ${e})`));
   // Rows: T[u] = sum_v A[u][v] C[v][x] (x across the two halves).
   for (let u = 0; u < 8; u++) {
-    body.push(`(local.set $x0 ${pre && u < 4 ? `(local.get $l${u})` : `(v128.load offset=${u * 32} (local.get $a))`}) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
+    body.push(`(local.set $x0 ${pre && u < 4 ? `(local.get $n${u})` : `(v128.load offset=${u * 32} (local.get $a))`}) (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $a)))`);
     const terms = [0, 1].map((h) => {
       const t = [];
       for (let v = 0; v < 8; v++) {
