@@ -146,6 +146,67 @@ ${body})` : body}
  * rows in memory), shrunk, transformed back and kept at oT; then the plane's weight, and its
  * estimates added to the members' sums at oA and weights at oW.
  */
+/**
+ * The column loop of $grp<gn> for groups of 16 and 32, in stages that fit the registers (8
+ * vectors live, not 2 gn): the Walsh-Hadamard transform across the group as its butterflies
+ * within runs of 8 members (h = 1, 2, 4), kept in T, then across the runs (h = 8, 16) for each
+ * of the 8 positions; the pilot's spectrum becomes the Wiener gains in the scratch at oQ (gn
+ * vectors past T). The inverse transform runs the stages the other way round.
+ */
+function stagedColumn(c, gn) {
+  const S = gn / 8;
+  const A = [...Array(8).keys()].map((j) => `a${j}`);
+  const bfly = (names, hs) => {
+    const out = [];
+    for (const h of hs)
+      for (let i = 0; i < names.length; i += 2 * h)
+        for (let j = i; j < i + h; j++)
+          out.push(`(local.set $x (local.get $${names[j]})) (local.set $${names[j]} (f32x4.add (local.get $x) (local.get $${names[j + h]}))) (local.set $${names[j + h]} (f32x4.sub (local.get $x) (local.get $${names[j + h]})))`);
+    return out;
+  };
+  const across = [...Array(Math.log2(S)).keys()].map((k) => 1 << k);
+  const runs = [...Array(S).keys()];
+  const member = (src, t) => `(v128.load offset=${c * 256} (i32.add (local.get $${src}) (i32.add (local.get $o${t}) (local.get $off))))`;
+  const tAt = (t) => `offset=${t * 256} (i32.add (local.get $oT) (local.get $off))`;
+  const col = [];
+  // The pilot's spectrum (Wiener): within runs, across runs, then the gains.
+  col.push('(if (i32.eqz (local.get $hard)) (then');
+  for (const b of runs) {
+    for (let j = 0; j < 8; j++) col.push(`  (local.set $a${j} ${member('oP', 8 * b + j)})`);
+    col.push(...bfly(A, [1, 2, 4]).map((l) => '  ' + l));
+    for (let j = 0; j < 8; j++) col.push(`  (v128.store offset=${(8 * b + j) * 16} (local.get $oQ) (local.get $a${j}))`);
+  }
+  for (let j = 0; j < 8; j++) {
+    for (const r of runs) col.push(`  (local.set $a${r} (v128.load offset=${(j + 8 * r) * 16} (local.get $oQ)))`);
+    col.push(...bfly(A.slice(0, S), across).map((l) => '  ' + l));
+    for (const r of runs) col.push(`  (local.set $x (f32x4.mul (local.get $a${r}) (local.get $a${r}))) (local.set $x (f32x4.div (local.get $x) (f32x4.add (local.get $x) (local.get $vns2)))) (local.set $sw (f32x4.add (local.get $sw) (f32x4.mul (local.get $x) (local.get $x)))) (v128.store offset=${(j + 8 * r) * 16} (local.get $oQ) (local.get $x))`);
+  }
+  col.push('))');
+  // The noisy group: within runs into T; across runs, shrunk, back across runs; back within runs.
+  for (const b of runs) {
+    for (let j = 0; j < 8; j++) col.push(`(local.set $a${j} ${member('oN', 8 * b + j)})`);
+    col.push(...bfly(A, [1, 2, 4]));
+    for (let j = 0; j < 8; j++) col.push(`(v128.store ${tAt(8 * b + j)} (local.get $a${j}))`);
+  }
+  for (let j = 0; j < 8; j++) {
+    for (const r of runs) col.push(`(local.set $a${r} (v128.load ${tAt(j + 8 * r)}))`);
+    col.push(...bfly(A.slice(0, S), across));
+    col.push('(if (local.get $hard) (then');
+    for (const r of runs) col.push(`  (local.set $mask (f32x4.ge (f32x4.abs (local.get $a${r})) (local.get $vthr))) (local.set $a${r} (v128.and (local.get $a${r}) (local.get $mask))) (local.set $kept (i32x4.sub (local.get $kept) (local.get $mask)))`);
+    col.push(') (else');
+    for (const r of runs) col.push(`  (local.set $a${r} (f32x4.mul (local.get $a${r}) (v128.load offset=${(j + 8 * r) * 16} (local.get $oQ))))`);
+    col.push('))');
+    col.push(...bfly(A.slice(0, S), across));
+    for (const r of runs) col.push(`(v128.store ${tAt(j + 8 * r)} (local.get $a${r}))`);
+  }
+  for (const b of runs) {
+    for (let j = 0; j < 8; j++) col.push(`(local.set $a${j} (v128.load ${tAt(8 * b + j)}))`);
+    col.push(...bfly(A, [1, 2, 4]));
+    for (let j = 0; j < 8; j++) col.push(`(v128.store ${tAt(8 * b + j)} (local.get $a${j}))`);
+  }
+  return col;
+}
+
 function groupFunc(gn) {
   const T = [...Array(gn).keys()];
   const butterflies = (v) => {
@@ -157,7 +218,8 @@ function groupFunc(gn) {
     return out;
   };
   const plane = (c) => {
-    const col = [];
+    const col = gn >= 16 ? stagedColumn(c, gn) : [];
+    if (gn < 16) {
     for (const t of T) col.push(`(local.set $g${t} (v128.load offset=${c * 256} (i32.add (local.get $oN) (i32.add (local.get $o${t}) (local.get $off)))))`);
     col.push(...butterflies('g'));
     col.push(`(if (local.get $hard) (then`);
@@ -169,6 +231,7 @@ function groupFunc(gn) {
     col.push(`))`);
     col.push(...butterflies('g'));
     for (const t of T) col.push(`(v128.store offset=${t * 256} (i32.add (local.get $oT) (local.get $off)) (local.get $g${t}))`);
+    }
     const ksum = '(i32.add (i32.add (i32x4.extract_lane 0 (local.get $kept)) (i32x4.extract_lane 1 (local.get $kept))) (i32.add (i32x4.extract_lane 2 (local.get $kept)) (i32x4.extract_lane 3 (local.get $kept))))';
     const acc = [];
     for (const t of T) {
@@ -190,12 +253,12 @@ ${col.map((l) => '      ' + l).join('\n')}
     (local.set $vw (f32x4.splat (f32.div (local.get $wt) (f32.const ${gn}))))
 ${acc.map((l) => '    ' + l).join('\n')}`;
   };
-  const locals = T.map((t) => `(local $o${t} i32) (local $g${t} v128) (local $q${t} v128)`).join(' ');
+  const locals = gn >= 16 ? `(local $oQ i32) ${T.map((t) => `(local $o${t} i32)`).join(' ')} ${[...Array(8).keys()].map((j) => `(local $a${j} v128)`).join(' ')}` : T.map((t) => `(local $o${t} i32) (local $g${t} v128) (local $q${t} v128)`).join(' ');
   return `  (func $grp${gn} (param $oN i32) (param $oP i32) (param $oA i32) (param $oW i32) (param $oB i32) (param $oT i32) (param $hard i32) (param $thr f32) (param $ns2 f32)
     (local $off i32) (local $p i32) (local $wt f32) (local $x v128) (local $mask v128) (local $kept v128) (local $sw v128) (local $vw v128) (local $vthr v128) (local $vns2 v128) ${locals}
     (local.set $vthr (f32x4.splat (local.get $thr)))
     (local.set $vns2 (f32x4.splat (local.get $ns2)))
-${T.map((t) => `    (local.set $o${t} (i32.mul (i32.load offset=${4 * t} (local.get $oB)) (i32.const ${vlen})))`).join('\n')}
+${gn >= 16 ? `    (local.set $oQ (i32.add (local.get $oT) (i32.const ${gn * 256})))\n` : ''}${T.map((t) => `    (local.set $o${t} (i32.mul (i32.load offset=${4 * t} (local.get $oB)) (i32.const ${vlen})))`).join('\n')}
 ${[0, 1, 2].map(plane).join('\n')})
 `;
 }
@@ -220,7 +283,7 @@ function collabFunc() {
     (local $ref i32) (local $ro i32) (local $cb i32) (local $co i32) (local $m i32) (local $i i32) (local $gn i32)
     (local $limit f32) (local $d f32) (local $acc v128) (local $x v128)
     (local.set $oG (local.get $oS))
-    (local.set $oD (i32.add (local.get $oG) (i32.mul (local.get $K) (i32.const 256))))
+    (local.set $oD (i32.add (local.get $oG) (i32.add (i32.mul (local.get $K) (i32.const 256)) (i32.const 512))))
     (local.set $oB (i32.add (local.get $oD) (i32.shl (i32.add (local.get $K) (i32.const 1)) (i32.const 2))))
     ${loop('y', 'iy', '(local.get $y0)', '(local.get $y1)', '(i32.const 1)', `      ${loop('x', 'ix', '(i32.const 0)', '(local.get $nx)', '(i32.const 1)', `
       (if (i32.eqz (i32.or (i32.eqz (local.get $refCols)) (i32.load (i32.add (local.get $refCols) (i32.shl (local.get $ix) (i32.const 2)))))) (then (br $xc)))
@@ -261,6 +324,136 @@ ${dist(4, 12)}
         (br $gl)))
       (local.set $d (f32.mul (local.get $thr0) (f32.sqrt (f32.convert_i32_s (local.get $gn)))))
       ${GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`).join('\n      ')}`, true)}`)})
+`;
+}
+
+/**
+ * collab1(oN, oP, oY, oA, oW, oS, Wd, nx, ny, R, K, hard, tau, thr0, s2, oRows, nRows, oRefs, nRefs): the
+ * pass of `collab` over some reference rows of a stride-1 grid (a block at every pixel), with
+ * the matching done offset by offset instead of candidate by candidate: for each offset
+ * (dx, dy) within R, the squared differences between the luma plane at oY (Wd floats a row)
+ * and the plane moved by (dx, dy) are computed once for the rows of all the reference rows
+ * given, then summed down 8 rows (in a fixed order, so tiles agree with the whole) and across
+ * 8 columns: the distances of all the references to their candidates at that offset, in
+ * SIMD, with no branch per candidate. These are the distances of the blocks' pixels; with an
+ * orthonormal transform (DCT, Haar), those of their luma coefficients (Parseval). Candidates
+ * reach each reference in the order `collab` scans them (rows, then columns), so its sorted
+ * insertion keeps the same members. oRows: nRows i32 reference rows, ascending; oRefs: nRefs
+ * i32 reference columns, ascending. S: scratch of 256 K + 4 (Wd + 16) (span + 1) + 4 (nx + 8)
+ * (2 + nRows) + 4 nRows nRefs (1 + 2 K) bytes, span = the last row - the first + 8.
+ */
+function collab1Func() {
+  const L = (e) => `(i32.shl ${e} (i32.const 2))`;
+  const ld = (name) => `(local.get $${name})`;
+  const rowBytes = L('(i32.add (local.get $Wd) (i32.const 16))');
+  // Distance sums in a fixed tree order: ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)).
+  const e = (r) => `(v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const ${r}) (local.get $rb))))`;
+  const tree = `(f32x4.add (f32x4.add (f32x4.add ${e(0)} ${e(1)}) (f32x4.add ${e(2)} ${e(3)})) (f32x4.add (f32x4.add ${e(4)} ${e(5)}) (f32x4.add ${e(6)} ${e(7)})))`;
+  return `  (func (export "collab1") (param $oN i32) (param $oP i32) (param $oY i32) (param $oA i32) (param $oW i32) (param $oS i32)
+    (param $Wd i32) (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32)
+    (param $oRows i32) (param $nRows i32) (param $oRefs i32) (param $nRefs i32)
+    (local $oG i32) (local $oE i32) (local $oC i32) (local $oH i32) (local $oM i32) (local $oLim i32) (local $oD i32) (local $oB i32) (local $oMap i32) (local $nc i32) (local $bits i32) (local $lane i32) (local $pl i32)
+    (local $y0 i32) (local $span i32) (local $rb i32) (local $dy i32) (local $jy i32) (local $t i32) (local $k i32) (local $q i32) (local $iy i32)
+    (local $dx i32) (local $x0 i32) (local $x1 i32) (local $u i32) (local $u1 i32) (local $r i32) (local $rx i32) (local $row i32)
+    (local $pa i32) (local $pb i32) (local $pd i32) (local $pbb i32) (local $m i32) (local $i i32) (local $gn i32) (local $cb i32)
+    (local $d f32) (local $acc v128) (local $x v128)
+    (local.set $y0 (i32.load ${ld('oRows')}))
+    (local.set $span (i32.add (i32.sub (i32.load (i32.add ${ld('oRows')} ${L('(i32.sub (local.get $nRows) (i32.const 1))')})) ${ld('y0')}) (i32.const 8)))
+    (local.set $rb ${rowBytes})
+    (local.set $oG ${ld('oS')})
+    (local.set $oE (i32.add ${ld('oG')} (i32.add (i32.shl ${ld('K')} (i32.const 8)) (i32.const 512))))
+    (local.set $oC (i32.add ${ld('oE')} (i32.mul ${ld('span')} ${ld('rb')})))
+    (local.set $oH (i32.add ${ld('oC')} ${ld('rb')}))
+    (local.set $oM (i32.add ${ld('oH')} ${L('(i32.add (local.get $nx) (i32.const 8))')}))
+    (local.set $nc (i32.add ${ld('nx')} (i32.const 8)))
+    (local.set $q (i32.mul ${ld('nRows')} ${ld('nRefs')}))
+    (local.set $oMap (i32.add ${ld('oM')} ${L('(local.get $q)')}))
+    (local.set $oLim (i32.add ${ld('oMap')} ${L('(local.get $nc)')}))
+    (local.set $oD (i32.add ${ld('oLim')} ${L('(i32.mul (local.get $nRows) (local.get $nc))')}))
+    (local.set $oB (i32.add ${ld('oD')} ${L('(i32.mul (local.get $q) (local.get $K))')}))
+    ;; Limits per row and column: -1 (never reached) where no reference is.
+    ${loop('l', 'k', '(i32.const 0)', '(i32.mul (local.get $nRows) (local.get $nc))', '(i32.const 1)', `
+          (f32.store (i32.add ${ld('oLim')} ${L('(local.get $k)')}) (f32.const -1))`)}
+    ${loop('p', 'r', '(i32.const 0)', '(local.get $nRefs)', '(i32.const 1)', `
+          (i32.store (i32.add ${ld('oMap')} ${L('(i32.load (i32.add (local.get $oRefs) (i32.shl (local.get $r) (i32.const 2))))')}) ${ld('r')})`)}
+    ;; Every list starts with its reference, at distance -1; its limit is tau until it is full (at once for K = 1).
+    ${loop('i', 'k', '(i32.const 0)', '(local.get $q)', '(i32.const 1)', `
+          (local.set $row (i32.load (i32.add ${ld('oRows')} ${L('(i32.div_u (local.get $k) (local.get $nRefs))')})))
+          (local.set $rx (i32.load (i32.add ${ld('oRefs')} ${L('(i32.rem_u (local.get $k) (local.get $nRefs))')})))
+          (i32.store (i32.add ${ld('oM')} ${L('(local.get $k)')}) (i32.const 1))
+          (f32.store (i32.add ${ld('oLim')} ${L('(i32.add (i32.mul (i32.div_u (local.get $k) (local.get $nRefs)) (local.get $nc)) (local.get $rx))')}) (select ${ld('tau')} (f32.const -1) (i32.gt_s ${ld('K')} (i32.const 1))))
+          (local.set $pd ${L('(i32.mul (local.get $k) (local.get $K))')})
+          (f32.store (i32.add ${ld('oD')} ${ld('pd')}) (f32.const -1))
+          (i32.store (i32.add ${ld('oB')} ${ld('pd')}) (i32.add (i32.mul ${ld('row')} ${ld('nx')}) ${ld('rx')}))`)}
+    ${loop('y', 'dy', '(i32.sub (i32.const 0) (local.get $R))', '(i32.add (local.get $R) (i32.const 1))', '(i32.const 1)', `
+        ${loop('x', 'dx', '(i32.sub (i32.const 0) (local.get $R))', '(i32.add (local.get $R) (i32.const 1))', '(i32.const 1)', `
+          (if (i32.eqz (i32.or ${ld('dy')} ${ld('dx')})) (then (br $xc)))
+          ;; References at origins x0..x1 have their candidate at x + dx inside the grid.
+          (local.set $x0 (select (i32.const 0) (i32.sub (i32.const 0) ${ld('dx')}) (i32.ge_s ${ld('dx')} (i32.const 0))))
+          (local.set $x1 (select (i32.sub (i32.sub ${ld('nx')} (i32.const 1)) ${ld('dx')}) (i32.sub ${ld('nx')} (i32.const 1)) (i32.ge_s ${ld('dx')} (i32.const 0))))
+          (if (i32.gt_s ${ld('x0')} ${ld('x1')}) (then (br $xc)))
+          (local.set $u1 (i32.add ${ld('x1')} (i32.const 8)))
+          ;; Squared differences, rows y0 .. y0 + span - 1 whose moved row is inside the plane, columns x0 .. x1 + 7.
+          ${loop('e', 't', '(i32.const 0)', '(local.get $span)', '(i32.const 1)', `
+            (local.set $jy (i32.add (i32.add ${ld('y0')} ${ld('t')}) ${ld('dy')}))
+            (if (i32.or (i32.lt_s ${ld('jy')} (i32.const 0)) (i32.ge_s ${ld('jy')} (i32.add ${ld('ny')} (i32.const 7)))) (then (br $ec)))
+            (local.set $pa (i32.add ${ld('oY')} ${L('(i32.mul (i32.add (local.get $y0) (local.get $t)) (local.get $Wd))')}))
+            (local.set $pb (i32.add ${ld('oY')} ${L('(i32.add (i32.mul (local.get $jy) (local.get $Wd)) (local.get $dx))')}))
+            (local.set $pd (i32.add ${ld('oE')} (i32.mul ${ld('t')} ${ld('rb')})))
+            ${loop('u', 'u', '(local.get $x0)', '(local.get $u1)', '(i32.const 4)', `
+              (local.set $x (f32x4.sub (v128.load (i32.add ${ld('pa')} ${L('(local.get $u)')})) (v128.load (i32.add ${ld('pb')} ${L('(local.get $u)')}))))
+              (v128.store (i32.add ${ld('pd')} ${L('(local.get $u)')}) (f32x4.mul ${ld('x')} ${ld('x')}))`)}`, true)}
+          ${loop('w', 'i', '(i32.const 0)', '(local.get $nRows)', '(i32.const 1)', `
+            (local.set $iy (i32.load (i32.add ${ld('oRows')} ${L('(local.get $i)')})))
+            (local.set $jy (i32.add ${ld('iy')} ${ld('dy')}))
+            (if (i32.or (i32.lt_s ${ld('jy')} (i32.const 0)) (i32.ge_s ${ld('jy')} ${ld('ny')})) (then (br $wc)))
+            ;; Down 8 rows, columns x0 .. x1 + 7.
+            ${loop('c', 'u', '(local.get $x0)', '(local.get $u1)', '(i32.const 4)', `
+              (local.set $pa (i32.add (i32.add ${ld('oE')} (i32.mul (i32.sub ${ld('iy')} ${ld('y0')}) ${ld('rb')})) ${L('(local.get $u)')}))
+              (v128.store (i32.add ${ld('oC')} ${L('(local.get $u)')}) ${tree})`)}
+            ;; Across 8 columns: the distance of the block at x to its candidate, x0 .. x1.
+            ${loop('h', 'u', '(local.get $x0)', '(i32.add (local.get $x1) (i32.const 1))', '(i32.const 4)', `
+              (local.set $pa (i32.add ${ld('oC')} ${L('(local.get $u)')}))
+              (v128.store (i32.add ${ld('oH')} ${L('(local.get $u)')})
+                (f32x4.add (f32x4.add (f32x4.add (v128.load ${ld('pa')}) (v128.load offset=4 ${ld('pa')})) (f32x4.add (v128.load offset=8 ${ld('pa')}) (v128.load offset=12 ${ld('pa')})))
+                  (f32x4.add (f32x4.add (v128.load offset=16 ${ld('pa')}) (v128.load offset=20 ${ld('pa')})) (f32x4.add (v128.load offset=24 ${ld('pa')}) (v128.load offset=28 ${ld('pa')})))))`)}
+            ;; The references under their limit, 4 columns at a time; each into its sorted list.
+            (local.set $pl (i32.add ${ld('oLim')} ${L('(i32.mul (local.get $i) (local.get $nc))')}))
+            ${loop('r', 'u', '(local.get $x0)', '(i32.add (local.get $x1) (i32.const 1))', '(i32.const 4)', `
+              (local.set $bits (i32x4.bitmask (f32x4.lt (v128.load (i32.add ${ld('oH')} ${L('(local.get $u)')})) (v128.load (i32.add ${ld('pl')} ${L('(local.get $u)')})))))
+              (if (i32.eqz ${ld('bits')}) (then (br $rc)))
+              ${loop('n', 'lane', '(i32.const 0)', '(i32.const 4)', '(i32.const 1)', `
+              (local.set $rx (i32.add ${ld('u')} ${ld('lane')}))
+              (if (i32.or (i32.eqz (i32.and ${ld('bits')} (i32.shl (i32.const 1) ${ld('lane')}))) (i32.gt_s ${ld('rx')} ${ld('x1')})) (then (br $nc)))
+              (local.set $d (f32.load (i32.add ${ld('oH')} ${L('(local.get $rx)')})))
+              (local.set $k (i32.add (i32.mul ${ld('i')} ${ld('nRefs')}) (i32.load (i32.add ${ld('oMap')} ${L('(local.get $rx)')}))))
+                (local.set $m (i32.load (i32.add ${ld('oM')} ${L('(local.get $k)')})))
+                (local.set $pd (i32.add ${ld('oD')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
+                (local.set $pbb (i32.add ${ld('oB')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
+                (local.set $cb (i32.add (i32.mul ${ld('jy')} ${ld('nx')}) (i32.add ${ld('rx')} ${ld('dx')})))
+                (local.set $q (select ${ld('m')} (i32.sub ${ld('K')} (i32.const 1)) (i32.lt_s ${ld('m')} ${ld('K')})))
+                (if (i32.lt_s ${ld('m')} ${ld('K')}) (then (local.set $m (i32.add ${ld('m')} (i32.const 1))) (i32.store (i32.add ${ld('oM')} ${L('(local.get $k)')}) ${ld('m')})))
+                (block $insd (loop $insl
+                  (br_if $insd (i32.le_s ${ld('q')} (i32.const 1)))
+                  (br_if $insd (i32.eqz (f32.gt (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $q) (i32.const 1))')})) ${ld('d')})))
+                  (f32.store (i32.add ${ld('pd')} ${L('(local.get $q)')}) (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $q) (i32.const 1))')})))
+                  (i32.store (i32.add ${ld('pbb')} ${L('(local.get $q)')}) (i32.load (i32.add ${ld('pbb')} ${L('(i32.sub (local.get $q) (i32.const 1))')})))
+                  (local.set $q (i32.sub ${ld('q')} (i32.const 1)))
+                  (br $insl)))
+                (f32.store (i32.add ${ld('pd')} ${L('(local.get $q)')}) ${ld('d')})
+                (i32.store (i32.add ${ld('pbb')} ${L('(local.get $q)')}) ${ld('cb')})
+                (if (i32.eq ${ld('m')} ${ld('K')}) (then (f32.store (i32.add ${ld('pl')} ${L('(local.get $rx)')}) (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $K) (i32.const 1))')})))))`, true)}`, true)}`, true)}`, true)}`)}
+    ;; The groups, row by row, reference by reference (as collab takes them).
+    ${loop('g', 'k', '(i32.const 0)', '(i32.mul (local.get $nRows) (local.get $nRefs))', '(i32.const 1)', `
+          (local.set $m (i32.load (i32.add ${ld('oM')} ${L('(local.get $k)')})))
+          (local.set $pbb (i32.add ${ld('oB')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
+          (local.set $gn (i32.const 1))
+          (block $gd (loop $gl
+            (br_if $gd (i32.gt_s (i32.shl ${ld('gn')} (i32.const 1)) ${ld('m')}))
+            (local.set $gn (i32.shl ${ld('gn')} (i32.const 1)))
+            (br $gl)))
+          (local.set $d (f32.mul ${ld('thr0')} (f32.sqrt (f32.convert_i32_s ${ld('gn')}))))
+          ${GROUP_SIZES.map((n) => `(if (i32.eq ${ld('gn')} (i32.const ${n})) (then (call $grp${n} ${ld('oN')} ${ld('oP')} ${ld('oA')} ${ld('oW')} ${ld('pbb')} ${ld('oG')} ${ld('hard')} ${ld('d')} (f32.mul ${ld('s2')} (f32.convert_i32_s ${ld('gn')})))))`).join('\n          ')}`)})
 `;
 }
 
@@ -527,6 +720,7 @@ ${rowBlock(1)}
       (br $bl))))
 ${geluFunc()}
 ${collabFunc()}
+${collab1Func()}
 ${GROUP_SIZES.map(groupFunc).join('\n')}
 ${dctFunc()}
 ${idctFunc()}

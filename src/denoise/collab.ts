@@ -14,7 +14,10 @@
  *   1 / sum(gain^2).
  *
  * Colour images are filtered in an opponent colour space, every plane with the groups found
- * on luma. The image goes through in strips of rows with margins wide enough that each strip
+ * on luma: on a stride-1 grid (the dense search) by the distance of the blocks' luma pixels, as
+ * BM3D matches, computed offset by offset for all the references at once (the `collab1`
+ * kernel); on coarser grids by the distance of their luma coefficients, candidate by candidate
+ * (the same distance for the orthonormal DCT and Haar transforms; bior1.5's is close to it). The image goes through in strips of rows with margins wide enough that each strip
  * comes out as the whole image would give it.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -111,6 +114,8 @@ const BAND_COLS = 768;
 const TAU = { hard: [2500, 5000], wiener: [400, 3500] };
 
 const C3 = 3 * BB;
+/** Reference rows the stride-1 kernel matches at a time (their squared differences shared). */
+const CHUNK = 8;
 /** Beta of the Kaiser window that weighs a block's pixels when they are put back (0: flat). */
 const DEFAULT_KAISER = 0;
 /** The same for the first step (no pilot): BM3D's 2. */
@@ -212,7 +217,7 @@ export function collaborativeFilter(noisy: FloatImage, pilot: FloatImage | null,
   const out = new Float32Array(W * (r1 - r0) * 3);
   const transform = opts.transform ?? (pilot ? 'dct' : DEFAULT_BASIC_TRANSFORM);
   if (!BLOCK_TRANSFORMS.includes(transform)) throw new Error(`collaborative filter: transform must be ${BLOCK_TRANSFORMS.join(', ')}, got ${String(opts.transform)}`);
-  const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, transform, js: opts.js, window: kaiser(opts.kaiser ?? (pilot ? DEFAULT_KAISER : DEFAULT_BASIC_KAISER)) };
+  const shrink: Shrink = { hard: !pilot || opts.shrink === 'hard', guided: !!pilot, sigma, lambda, group, reach, transform, js: opts.js, dense: stride === 1, window: kaiser(opts.kaiser ?? (pilot ? DEFAULT_KAISER : DEFAULT_BASIC_KAISER)) };
   // Which block origins are references, by absolute position: every refStep-th of the image's
   // origins along each axis and the last one (so that every pixel is covered by a reference).
   const refAt = (all: number[]) => new Set(all.filter((_, k) => k % refStep === 0 || k === all.length - 1));
@@ -255,6 +260,8 @@ interface Shrink {
   reach: number;
   /** The JavaScript loops even where the WebAssembly kernel runs (tests). */
   js?: boolean;
+  /** A stride-1 grid: blocks are matched on the luma pixels (offset by offset in the kernel). */
+  dense: boolean;
 }
 
 /** The pass over one region (all columns, some rows) given as planes; `p` is `n` for hard thresholding. */
@@ -264,7 +271,7 @@ function filterRegion(n: Float32Array[], p: Float32Array[], g: Grid, o: Shrink, 
   const nb = nx * ny;
   const N = coefficients(n, g, dct.fwd);
   const P = o.guided ? coefficients(p, g, dct.fwd) : N;
-  const { acc, wsum } = groupsJs(N, P, nx, ny, o, tau(o), refs, tick);
+  const { acc, wsum } = groupsJs(N, P, nx, ny, o, tau(o), refs, tick, o.dense ? { luma: p[0], width: g.W } : undefined);
   // Back to pixels: the summed block estimates through one inverse DCT, over the summed weights.
   const num = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
   const den = [new Float32Array(g.W * g.H), new Float32Array(g.W * g.H), new Float32Array(g.W * g.H)];
@@ -286,8 +293,32 @@ function filterRegion(n: Float32Array[], p: Float32Array[], g: Grid, o: Shrink, 
   return normalize(num, (c) => den[c], p);
 }
 
+/** Squared distance of two blocks' luma coefficients (at ro and co of P), stopping once at `limit`. */
+function coefDistance(P: Float32Array, ro: number, co: number, limit: number): number {
+  let d = 0;
+  for (let k = 0; k < BB && d < limit; k++) {
+    const e = P[ro + k] - P[co + k];
+    d += e * e;
+  }
+  return d;
+}
+
+/**
+ * Squared distance of the 8x8 luma pixels of the blocks at (x0, y0) and (x1, y1) of a plane
+ * `width` wide (a stride-1 grid: block origins are pixels), stopping once at `limit` after a row.
+ */
+function pixelDistance(Y: Float32Array, width: number, x0: number, y0: number, x1: number, y1: number, limit: number): number {
+  let d = 0;
+  for (let r = 0; r < B && d < limit; r++)
+    for (let c = 0, a = (y0 + r) * width + x0, b = (y1 + r) * width + x1; c < B; c++) {
+      const e = Y[a + c] - Y[b + c];
+      d += e * e;
+    }
+  return d;
+}
+
 /** The groups of every reference block, in JavaScript (what the WebAssembly kernel does, where it is missing). */
-function groupsJs(N: Float32Array, P: Float32Array, nx: number, ny: number, o: Shrink, tau: number, refs: Refs, tick?: () => void): { acc: Float32Array; wsum: Float32Array } {
+function groupsJs(N: Float32Array, P: Float32Array, nx: number, ny: number, o: Shrink, tau: number, refs: Refs, tick?: () => void, pixels?: { luma: Float32Array; width: number }): { acc: Float32Array; wsum: Float32Array } {
   const nb = nx * ny;
   const s2 = o.sigma * o.sigma;
   const acc = new Float32Array(nb * C3);
@@ -318,12 +349,7 @@ function groupsJs(N: Float32Array, P: Float32Array, nx: number, ny: number, o: S
           const cb = jy * nx + jx;
           if (cb === ref) continue;
           const limit = m === K ? candD[K - 1] : tau;
-          const co = cb * C3;
-          let d = 0;
-          for (let k = 0; k < BB && d < limit; k++) {
-            const e = P[ro + k] - P[co + k];
-            d += e * e;
-          }
+          const d = pixels ? pixelDistance(pixels.luma, pixels.width, ix, iy, jx, jy, limit) : coefDistance(P, ro, cb * C3, limit);
           if (d >= limit) continue;
           let i = m < K ? m++ : K - 1;
           while (i > 1 && candD[i - 1] > d) {
@@ -394,6 +420,12 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   const nx = g.xs.length;
   const ny = g.ys.length;
   const nb = nx * ny;
+  // A stride-1 grid matches offset by offset on the luma plane, CHUNK reference rows at a time
+  // (references are at most 8 rows apart: a chunk's rows span at most CHUNK x 8 + 8).
+  const dense = o.dense;
+  const refCols = [...refs.x.keys()].filter((x) => refs.x[x]);
+  const refRows = [...refs.y.keys()].filter((y) => refs.y[y]);
+  const span = Math.min(CHUNK, refRows.length) * B + B;
   const r = kernelRegion(k, g, (size) => ({
     noisy: size.planes,
     pilot: o.guided ? size.planes : 0,
@@ -404,10 +436,11 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
     W: nb * 12,
     num: size.planes,
     den: size.planes,
-    S: 256 * o.group + 8 * (o.group + 1),
+    S: 256 * o.group + 512 + (dense ? 4 * (g.W + 16) * (span + 1) + 4 * (nx + 8) * (2 + CHUNK) + 4 * CHUNK * refCols.length * (1 + 2 * o.group) : 8 * (o.group + 1)),
+    rows: dense ? 4 * CHUNK : 0,
     cols: nx * 4,
   }));
-  new Int32Array(r.buf, r.off.cols, nx).set(refs.x);
+  if (!dense) new Int32Array(r.buf, r.off.cols, nx).set(refs.x);
   const { A, W, num, den, S } = r.off;
   const N = r.off.N;
   const P = o.guided ? r.off.P : N;
@@ -417,10 +450,22 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   r.floats(A, (S - A) / 4).fill(0);
   r.dct8(r.off.noisy, N, o.transform);
   if (o.guided) r.dct8(r.off.pilot, P, o.transform);
-  for (let y = 0; y < ny; y++) {
-    if (refs.y[y]) k.run(N, P, A, W, S, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1, r.off.cols);
-    tick?.();
-  }
+  if (dense) {
+    new Int32Array(r.buf, r.off.cols, refCols.length).set(refCols);
+    const Y = o.guided ? r.off.pilot : r.off.noisy;
+    let y = 0;
+    for (let c = 0; c < refRows.length; c += CHUNK) {
+      const rows = refRows.slice(c, c + CHUNK);
+      new Int32Array(r.buf, r.off.rows, rows.length).set(rows);
+      k.runDense(N, P, Y, A, W, S, g.W, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, r.off.rows, rows.length, r.off.cols, refCols.length);
+      for (const last = rows[rows.length - 1]; y <= last; y++) tick?.();
+    }
+    for (; y < ny; y++) tick?.();
+  } else
+    for (let y = 0; y < ny; y++) {
+      if (refs.y[y]) k.run(N, P, A, W, S, nx, ny, o.reach, o.group, o.hard ? 1 : 0, tau(o), o.lambda * o.sigma, o.sigma * o.sigma, y, y + 1, r.off.cols);
+      tick?.();
+    }
   r.idct8add(A, W, num, den, r.off.win, o.transform);
   return normalize(r.take(num), (c) => r.plane(den, c), p);
 }

@@ -38,6 +38,7 @@ type Gelu = (x: number, out: number, n: number) => void;
 type Dct8 = (planes: number, planeBytes: number, W: number, H: number, xs: number, nx: number, ys: number, ny: number, rows: number, out: number) => void;
 type Idct8Add = (coef: number, wsum: number, W: number, xs: number, nx: number, ys: number, ny: number, num: number, den: number, planeBytes: number, win: number) => void;
 type Collab = (oN: number, oP: number, oA: number, oW: number, oS: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, y0: number, y1: number, refCols: number) => void;
+type Collab1 = (oN: number, oP: number, oY: number, oA: number, oW: number, oS: number, planeWidth: number, nx: number, ny: number, reach: number, group: number, hard: number, tau: number, thr0: number, s2: number, rows: number, nRows: number, refs: number, nRefs: number) => void;
 
 /** Kernel name of the fused GELU (registered for wasm only). */
 export const GELU_KERNEL = 'MaeGelu';
@@ -61,10 +62,10 @@ function disabledByEnv(): boolean {
 }
 
 /** Compiles the kernels against `memory` (throws if the module does not instantiate). */
-export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; dct8: Dct8; idct8add: Idct8Add; haar8: Dct8; ihaar8add: Idct8Add; bior8: Dct8; ibior8add: Idct8Add } {
+export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; collab: Collab; collab1: Collab1; dct8: Dct8; idct8add: Idct8Add; haar8: Dct8; ihaar8add: Idct8Add; bior8: Dct8; ibior8add: Idct8Add } {
   const bytes = Buffer.from(WASM_KERNELS_BASE64, 'base64');
   const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
-  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add, bior8: e.bior8 as Dct8, ibior8add: e.ibior8add as Idct8Add };
+  return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, collab1: e.collab1 as Collab1, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add, bior8: e.bior8 as Dct8, ibior8add: e.ibior8add as Idct8Add };
 }
 
 /** The block-transform kernels of the denoiser (src/denoise/collab.ts and wiener.ts) on a memory of their own, which `reserve` grows. */
@@ -72,6 +73,8 @@ export interface BlockKernels {
   /** The memory's bytes, at least `bytes` long (a new buffer after growth: take views after calling it). */
   reserve(bytes: number): ArrayBuffer;
   run: Collab;
+  /** `run` for some reference rows of a stride-1 grid, matching offset by offset on a luma plane (scripts/gen-wasm-kernels.js). */
+  runDense: Collab1;
   dct8: Dct8;
   idct8add: Idct8Add;
   /** dct8 and idct8add with the 3-level Haar wavelet in place of the DCT. */
@@ -91,7 +94,7 @@ export function blockKernels(): BlockKernels | null {
   if (disabledByEnv()) return null;
   try {
     const memory = new WA.Memory({ initial: 1 });
-    const { collab, dct8, idct8add, haar8, ihaar8add, bior8, ibior8add } = instantiateKernels(memory);
+    const { collab, collab1, dct8, idct8add, haar8, ihaar8add, bior8, ibior8add } = instantiateKernels(memory);
     blockKernelsCache = {
       reserve(bytes: number): ArrayBuffer {
         const have = memory.buffer.byteLength;
@@ -99,6 +102,7 @@ export function blockKernels(): BlockKernels | null {
         return memory.buffer;
       },
       run: collab,
+      runDense: collab1,
       dct8,
       idct8add,
       haar8,
