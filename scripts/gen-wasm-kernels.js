@@ -3,7 +3,8 @@
  * Generates the hand-written WebAssembly SIMD kernels (the first replaces tfjs-backend-wasm's
  * batched matMul: see src/runtime/wasm-kernels.ts for why) and writes:
  *   src/runtime/wasm-kernels.wat         the text, for reading
- *   src/runtime/wasm-kernels-binary.ts   the compiled module, base64 (what runs)
+ *   src/runtime/wasm-kernels-relaxed.wat the text of the second (relaxed-SIMD) module
+ *   src/runtime/wasm-kernels-binary.ts   the compiled modules, base64 (what runs)
  * Usage: node scripts/gen-wasm-kernels.js [--check]   (--check: exit 1 if the files differ)
  *
  * The kernel, `bmm(a, b, c, batch, M, K, N)`, computes C[i] = A[i] @ B[i] for `batch`
@@ -21,18 +22,38 @@
  * its own: `dct8` and `idct8add` (the 8x8 DCT of blocks of 3 planes, and its inverse added
  * back with weights), and `collab`, the block matching and grouped filtering of BM3D's two
  * steps over a grid of blocks, whose groups of 1 to 32 blocks each have their own function
- * with the Walsh-Hadamard transform across the group done in registers.
+ * with the Walsh-Hadamard transform across the group done in registers (groups of 16 and 32
+ * in stages that fit them); `collab1` does the same pass on a stride-1 grid, matching offset
+ * by offset on the luma pixels.
+ *
+ * The second module, `bmmb(a, b, bias, hasBias, c, batch, M, K, N)`, is `bmm` by
+ * f32x4.relaxed_madd (a fused multiply-add where the CPU has one) with A's values
+ * splat-loaded, plus an optional bias row; engines without relaxed SIMD never load it.
  */
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** The code of one tile: R rows (4 or 1) by W columns (8, 4 or 1) at (row block, $j). */
-function tile(R, W) {
+/**
+ * The code of one tile: R rows (4 or 1) by W columns (8, 4 or 1) at (row block, $j). With
+ * `fma` (the relaxed-SIMD module), products accumulate by f32x4.relaxed_madd (one fused
+ * multiply-add where the CPU has it) and A's values are splat-loaded; with `bias`, the
+ * accumulators start from the bias row at $bias when $hasBias is set (else from 0).
+ */
+function tile(R, W, o = {}) {
   const vec = W !== 1;
   const V = W === 8 ? 2 : 1;
   const acc = (r, v) => (vec ? `$acc${r}_${v}` : `$s${r}`);
   const out = [];
-  for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) out.push(`(local.set ${acc(r, v)} ${vec ? '(v128.const f32x4 0 0 0 0)' : '(f32.const 0)'})`);
+  const biasAt = '(i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2)))';
+  const init = (v) =>
+    o.bias
+      ? vec
+        ? `(select (v128.load offset=${16 * v} ${biasAt}) (v128.const f32x4 0 0 0 0) (local.get $hasBias))`
+        : `(select (f32.load ${biasAt}) (f32.const 0) (local.get $hasBias))`
+      : vec
+        ? '(v128.const f32x4 0 0 0 0)'
+        : '(f32.const 0)';
+  for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) out.push(`(local.set ${acc(r, v)} ${init(v)})`);
   for (let r = 0; r < R; r++) out.push(`(local.set $pa${r} (i32.add (local.get $arow) (i32.mul (i32.const ${r}) (local.get $ka))))`);
   out.push('(local.set $pb (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))))');
   out.push('(local.set $k (local.get $K))');
@@ -40,8 +61,13 @@ function tile(R, W) {
   if (vec) {
     for (let v = 0; v < V; v++) out.push(`  (local.set $b${v} (v128.load offset=${16 * v} (local.get $pb)))`);
     for (let r = 0; r < R; r++) {
-      out.push(`  (local.set $av (f32x4.splat (f32.load (local.get $pa${r}))))`);
-      for (let v = 0; v < V; v++) out.push(`  (local.set ${acc(r, v)} (f32x4.add (local.get ${acc(r, v)}) (f32x4.mul (local.get $av) (local.get $b${v}))))`);
+      out.push(o.fma ? `  (local.set $av (v128.load32_splat (local.get $pa${r})))` : `  (local.set $av (f32x4.splat (f32.load (local.get $pa${r}))))`);
+      for (let v = 0; v < V; v++)
+        out.push(
+          o.fma
+            ? `  (local.set ${acc(r, v)} (f32x4.relaxed_madd (local.get $av) (local.get $b${v}) (local.get ${acc(r, v)})))`
+            : `  (local.set ${acc(r, v)} (f32x4.add (local.get ${acc(r, v)}) (f32x4.mul (local.get $av) (local.get $b${v}))))`,
+        );
       out.push(`  (local.set $pa${r} (i32.add (local.get $pa${r}) (i32.const 4)))`);
     }
   } else {
@@ -57,23 +83,64 @@ function tile(R, W) {
     const pc = `(i32.add (i32.add (local.get $crow) (i32.mul (i32.const ${r}) (local.get $nb))) (i32.shl (local.get $j) (i32.const 2)))`;
     for (let v = 0; v < V; v++) out.push(vec ? `(v128.store offset=${16 * v} ${pc} (local.get ${acc(r, v)}))` : `(f32.store ${pc} (local.get ${acc(r, 0)}))`);
   }
-  out.push(`(local.set $j (i32.add (local.get $j) (i32.const ${W})))`);
+  if (!o.panels) out.push(`(local.set $j (i32.add (local.get $j) (i32.const ${W})))`);
   return out.map((l) => `      ${l}`).join('\n');
 }
 
+/**
+ * With `panels`, the loops the other way round: for each panel of W columns of B (8, then 4,
+ * then single columns), every block of 4 rows (then single rows) of A. The panel (K x W
+ * floats) stays in the L1 cache while A streams past it: the order for a B larger than the
+ * L2 cache and an A that is not (the weight gradients' X^T @ dY), where the row-major order
+ * would stream all of B once per 4 rows of A.
+ */
+function panelLoops(o) {
+  const rows = (W) => `        (local.set $i (i32.const 0))
+        (local.set $arow (local.get $a))
+        (local.set $crow (local.get $c))
+        (block $p4d (loop $p4l
+          (br_if $p4d (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $M)))
+${tile(4, W, o)}
+          (local.set $arow (i32.add (local.get $arow) (i32.shl (local.get $ka) (i32.const 2))))
+          (local.set $crow (i32.add (local.get $crow) (i32.shl (local.get $nb) (i32.const 2))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $p4l)))
+        (block $p1d (loop $p1l
+          (br_if $p1d (i32.ge_s (local.get $i) (local.get $M)))
+${tile(1, W, o)}
+          (local.set $arow (i32.add (local.get $arow) (local.get $ka)))
+          (local.set $crow (i32.add (local.get $crow) (local.get $nb)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $p1l)))`;
+  return `      (local.set $j (i32.const 0))
+      (block $q8d (loop $q8l
+        (br_if $q8d (i32.gt_s (i32.add (local.get $j) (i32.const 8)) (local.get $N)))
+${rows(8)}
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $q8l)))
+      (if (i32.le_s (i32.add (local.get $j) (i32.const 4)) (local.get $N)) (then
+${rows(4)}
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))))
+      (block $q1d (loop $q1l
+        (br_if $q1d (i32.ge_s (local.get $j) (local.get $N)))
+${rows(1)}
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $q1l)))`;
+}
+
 /** One block of R rows across all N columns: 8-wide tiles, then a 4-wide one, then single columns. */
-function rowBlock(R) {
+function rowBlock(R, o = {}) {
   return `    (local.set $j (i32.const 0))
     (block $d8 (loop $l8
       (br_if $d8 (i32.gt_s (i32.add (local.get $j) (i32.const 8)) (local.get $N)))
-${tile(R, 8)}
+${tile(R, 8, o)}
       (br $l8)))
     (if (i32.le_s (i32.add (local.get $j) (i32.const 4)) (local.get $N)) (then
-${tile(R, 4)}
+${tile(R, 4, o)}
     ))
     (block $d1 (loop $l1
       (br_if $d1 (i32.ge_s (local.get $j) (local.get $N)))
-${tile(R, 1)}
+${tile(R, 1, o)}
       (br $l1)))`;
 }
 
@@ -677,15 +744,14 @@ ${body.map((l) => '          ' + l).join('\n')}
 `;
 }
 
-function wat() {
+/**
+ * The batched product C[i] = A[i] @ B[i] (+ the bias row, with `bias`) as a function exported
+ * as `name`; `o` as tile() takes it.
+ */
+function bmmFunc(name, o = {}) {
   const accs = [];
   for (let r = 0; r < 4; r++) for (let v = 0; v < 2; v++) accs.push(`(local $acc${r}_${v} v128)`);
-  return `;; Generated by scripts/gen-wasm-kernels.js; do not edit.
-;; bmm(a, b, c, batch, M, K, N): C[i] = A[i] @ B[i], float32, row-major, byte offsets.
-;; gelu(in, out, n): out[i] = 0.5 in[i] (1 + erf(in[i] / sqrt 2)), n floats.
-(module
-  (import "env" "memory" (memory 1))
-  (func (export "bmm") (param $a i32) (param $b i32) (param $c i32) (param $batch i32) (param $M i32) (param $K i32) (param $N i32)
+  return `  (func (export "${name}") (param $a i32) (param $b i32) ${o.bias ? '(param $bias i32) (param $hasBias i32) ' : ''}(param $c i32) (param $batch i32) (param $M i32) (param $K i32) (param $N i32)
     (local $i i32) (local $j i32) (local $k i32) (local $ka i32) (local $nb i32) (local $arow i32) (local $crow i32) (local $pb i32)
     (local $pa0 i32) (local $pa1 i32) (local $pa2 i32) (local $pa3 i32)
     ${accs.join(' ')}
@@ -696,28 +762,53 @@ function wat() {
     (local.set $nb (i32.shl (local.get $N) (i32.const 2)))
     (block $bd (loop $bl
       (br_if $bd (i32.le_s (local.get $batch) (i32.const 0)))
-      (local.set $i (i32.const 0))
+${o.panels ? panelLoops(o) : `      (local.set $i (i32.const 0))
       (local.set $arow (local.get $a))
       (local.set $crow (local.get $c))
       (block $d4 (loop $l4
         (br_if $d4 (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $M)))
-${rowBlock(4)}
+${rowBlock(4, o)}
         (local.set $arow (i32.add (local.get $arow) (i32.shl (local.get $ka) (i32.const 2))))
         (local.set $crow (i32.add (local.get $crow) (i32.shl (local.get $nb) (i32.const 2))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $l4)))
       (block $d1r (loop $l1r
         (br_if $d1r (i32.ge_s (local.get $i) (local.get $M)))
-${rowBlock(1)}
+${rowBlock(1, o)}
         (local.set $arow (i32.add (local.get $arow) (local.get $ka)))
         (local.set $crow (i32.add (local.get $crow) (local.get $nb)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $l1r)))
+        (br $l1r)))`}
       (local.set $a (i32.add (local.get $a) (i32.mul (local.get $M) (local.get $ka))))
       (local.set $b (i32.add (local.get $b) (i32.mul (local.get $K) (local.get $nb))))
       (local.set $c (i32.add (local.get $c) (i32.mul (local.get $M) (local.get $nb))))
       (local.set $batch (i32.sub (local.get $batch) (i32.const 1)))
-      (br $bl))))
+      (br $bl))))`;
+}
+
+/**
+ * The second module, for engines with relaxed SIMD (Node 20 behind a V8 flag, which
+ * src/runtime/wasm-kernels.ts sets): bmmb(a, b, bias, hasBias, c, batch, M, K, N), the batched
+ * product plus an optional bias row, by fused multiply-adds.
+ */
+function relaxedWat() {
+  return `;; Generated by scripts/gen-wasm-kernels.js; do not edit.
+;; bmmb(a, b, bias, hasBias, c, batch, M, K, N): C[i] = A[i] @ B[i] (+ bias[0..N) if hasBias), float32, row-major, byte offsets, by f32x4.relaxed_madd.
+;; bmmbp: the same, column panels of B outermost (for a B larger than the L2 cache).
+(module
+  (import "env" "memory" (memory 1))
+${bmmFunc('bmmb', { fma: true, bias: true })}
+${bmmFunc('bmmbp', { fma: true, bias: true, panels: true })})
+`;
+}
+
+function wat() {
+  return `;; Generated by scripts/gen-wasm-kernels.js; do not edit.
+;; bmm(a, b, c, batch, M, K, N): C[i] = A[i] @ B[i], float32, row-major, byte offsets.
+;; gelu(in, out, n): out[i] = 0.5 in[i] (1 + erf(in[i] / sqrt 2)), n floats.
+(module
+  (import "env" "memory" (memory 1))
+${bmmFunc('bmm')}
 ${geluFunc()}
 ${collabFunc()}
 ${collab1Func()}
@@ -733,27 +824,35 @@ ${idctFunc('ibior8add', BIOR.syn, BIOR.llInv)})
 
 async function build() {
   const wabt = await require('wabt')();
+  const compile = (file, text) => {
+    const mod = wabt.parseWat(file, text, { simd: true, relaxed_simd: true });
+    mod.validate();
+    const { buffer } = mod.toBinary({});
+    mod.destroy();
+    return buffer;
+  };
   const text = wat();
-  const mod = wabt.parseWat('wasm-kernels.wat', text, { simd: true });
-  mod.validate();
-  const { buffer } = mod.toBinary({});
-  mod.destroy();
-  const base64 = Buffer.from(buffer).toString('base64');
-  const ts = `// Generated by scripts/gen-wasm-kernels.js from wasm-kernels.wat; do not edit.
-/** The compiled WebAssembly module (${buffer.length} bytes), base64. */
+  const relaxed = relaxedWat();
+  const main = compile('wasm-kernels.wat', text);
+  const rel = compile('wasm-kernels-relaxed.wat', relaxed);
+  const ts = `// Generated by scripts/gen-wasm-kernels.js from wasm-kernels.wat and wasm-kernels-relaxed.wat; do not edit.
+/** The compiled WebAssembly module (${main.length} bytes), base64. */
 export const WASM_KERNELS_BASE64 =
-  '${base64}';
+  '${Buffer.from(main).toString('base64')}';
+/** The relaxed-SIMD module (${rel.length} bytes), base64. */
+export const WASM_RELAXED_BASE64 =
+  '${Buffer.from(rel).toString('base64')}';
 `;
-  return { text, ts };
+  return { text, relaxed, ts };
 }
 
 module.exports = { build };
 
 if (require.main === module) {
   build()
-    .then(({ text, ts }) => {
+    .then(({ text, relaxed, ts }) => {
       const dir = path.join(__dirname, '..', 'src', 'runtime');
-      const files = { 'wasm-kernels.wat': text, 'wasm-kernels-binary.ts': ts };
+      const files = { 'wasm-kernels.wat': text, 'wasm-kernels-relaxed.wat': relaxed, 'wasm-kernels-binary.ts': ts };
       if (process.argv.includes('--check')) {
         const stale = Object.entries(files).filter(([f, c]) => !fs.existsSync(path.join(dir, f)) || fs.readFileSync(path.join(dir, f), 'utf8') !== c);
         if (stale.length) { console.error(`stale: ${stale.map(([f]) => f).join(', ')}; run node scripts/gen-wasm-kernels.js`); process.exit(1); }

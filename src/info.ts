@@ -16,6 +16,8 @@ export interface Info {
   backendReason: string;
   /** wasm only: whether batched matMuls (attention) and GELU run mae's SIMD kernels (MAE_WASM_KERNELS=0 turns them off). */
   simdBatchMatMul?: boolean;
+  /** wasm only: whether all products, the linear layers' too, run mae's fused multiply-add kernel (relaxed SIMD; MAE_WASM_RELAXED=0 turns it off). */
+  fmaMatMul?: boolean;
   /** Threads a model command runs one image on by default (MAE_THREADS, else the cores), and the cores. */
   threads: number;
   cores: number;
@@ -48,5 +50,5 @@ export async function getInfo(opts: { backend?: string; model?: string }): Promi
       gflopsPerMegapixel: (f / (c.windowSize * c.windowSize)) * 1e6 / 1e9,
     };
   }
-  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, simdBatchMatMul: b.simdBatchMatMul, threads: defaultThreads(), cores: coreCount(), model };
+  return { version: packageVersion(), node: process.version, backend: b.name, backendPackage: b.package, backendReason: b.reason, simdBatchMatMul: b.simdBatchMatMul, fmaMatMul: b.fmaMatMul, threads: defaultThreads(), cores: coreCount(), model };
 }

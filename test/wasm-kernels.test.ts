@@ -5,7 +5,7 @@ import { initBackend } from '../src/runtime/backend';
 import { gelu, registerGradients } from '../src/model/ops';
 
 registerGradients();
-import { GELU_KERNEL, wasmKernelsActive } from '../src/runtime/wasm-kernels';
+import { GELU_KERNEL, wasmKernelsActive, wasmRelaxedActive } from '../src/runtime/wasm-kernels';
 import { Rng } from '../src/util/rng';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -58,7 +58,7 @@ describe('wasm batched matMul kernel', () => {
     expect(maxRelError(got, reference(a, b, batch, m, k, n, false, false))).toBeLessThan(1e-5);
   });
 
-  it('keeps rank-4 batch shapes, and leaves transposes, broadcast batches and 2-D products to tfjs (still correct)', () => {
+  it('keeps rank-4 batch shapes, and leaves transposes and broadcast batches to tfjs (still correct)', () => {
     const rng = new Rng(3);
     const r = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
     const a4 = r(2 * 3 * 5 * 6);
@@ -75,6 +75,34 @@ describe('wasm batched matMul kernel', () => {
     const m2 = tf.matMul(tf.tensor2d(a.subarray(0, 30), [5, 6]), tf.tensor2d(b.subarray(0, 42), [6, 7]));
     expect(maxRelError(m2.dataSync() as Float32Array, reference(a.subarray(0, 30), b.subarray(0, 42), 1, 5, 6, 7, false, false))).toBeLessThan(1e-5);
     tf.dispose([y4, ta, bc, m2]);
+  });
+
+  it('runs every product on the fused multiply-add kernel here (relaxed SIMD), 2-D ones and linear layers with their bias too', () => {
+    expect(wasmRelaxedActive()).toBe(true);
+    const rng = new Rng(11);
+    const r = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+    // Every tile edge (rows mod 4, columns mod 8 and mod 4), in both loop orders (B's column
+    // panels outermost beyond 64K floats of B), and an inner size left to tfjs (over 1024).
+    for (const [m, k, n] of [[65, 192, 576], [7, 5, 13], [1, 1, 1], [4, 3, 12], [9, 17, 4], [9, 300, 261], [6, 260, 300], [3, 1100, 5]]) {
+      const a = r(m * k);
+      const b = r(k * n);
+      const bias = r(n);
+      const want = reference(a, b, 1, m, k, n, false, false);
+      const plain = tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n]));
+      expect(maxRelError(plain.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+      const withBias = want.map((v, i) => v + bias[i % n]);
+      const fused = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias) });
+      expect(maxRelError(fused.dataSync() as Float32Array, withBias)).toBeLessThan(1e-5);
+      const noBias = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]) });
+      expect(maxRelError(noBias.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+      // An activation or a transpose goes to tfjs's kernel, still right.
+      const relu = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias), activation: 'relu' });
+      expect(maxRelError(relu.dataSync() as Float32Array, withBias.map((v) => Math.max(0, v)))).toBeLessThan(1e-5);
+      // (Without a bias: tfjs-backend-wasm 4.22's own kernel gets transposeB with a bias wrong.)
+      const tb = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.transpose(tf.tensor2d(b, [k, n])), transposeB: true });
+      expect(maxRelError(tb.dataSync() as Float32Array, want)).toBeLessThan(1e-5);
+      tf.dispose([plain, fused, noBias, relu, tb]);
+    }
   });
 
   it('gives the gradients tfjs defines for it', () => {
@@ -136,11 +164,13 @@ describe('wasm batched matMul kernel', () => {
     tf.dispose([x, g]);
   });
 
-  it('is turned off by MAE_WASM_KERNELS=0, and mae info says which kernel runs', () => {
+  it('is turned off by MAE_WASM_KERNELS=0 (the fused multiply-adds by MAE_WASM_RELAXED=0), and mae info says which kernels run', () => {
     const run = (env: Record<string, string>) =>
       JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'info', '--backend', 'wasm', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' }));
     expect(run({ MAE_WASM_KERNELS: '0' }).simdBatchMatMul).toBe(false);
-    expect(run({ MAE_WASM_KERNELS: '1' }).simdBatchMatMul).toBe(true);
+    expect(run({ MAE_WASM_KERNELS: '0' }).fmaMatMul).toBe(false);
+    expect(run({ MAE_WASM_KERNELS: '1' })).toMatchObject({ simdBatchMatMul: true, fmaMatMul: true });
+    expect(run({ MAE_WASM_RELAXED: '0' })).toMatchObject({ simdBatchMatMul: true, fmaMatMul: false });
   });
 
   it('is built from the committed generator (scripts/gen-wasm-kernels.js --check)', () => {

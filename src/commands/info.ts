@@ -12,6 +12,7 @@ export default class InfoCommand extends MaeCommand {
     this.log(`mae-cli ${info.version} (node ${info.node})`);
     this.log(`backend: ${info.backend} (${info.backendPackage}): ${info.backendReason}`);
     if (info.simdBatchMatMul !== undefined) this.log(`kernels: ${info.simdBatchMatMul ? "mae's WebAssembly SIMD batched matMul and GELU, and the denoiser's block kernels" : "tfjs's own (MAE_WASM_KERNELS=0)"}`);
+    if (info.fmaMatMul !== undefined && info.simdBatchMatMul) this.log(`products: ${info.fmaMatMul ? "all on mae's fused multiply-add kernel (relaxed SIMD)" : "2-D and linear layers on tfjs's XNNPACK (relaxed SIMD off or missing)"}`);
     this.log(`threads: ${info.threads} per image (${info.cores} cores; --threads or MAE_THREADS changes it)`);
     if (info.model) {
       const c = info.model.config;

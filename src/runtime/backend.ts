@@ -6,7 +6,7 @@
  * then the plain JavaScript `cpu` backend. `--backend` or `MAE_BACKEND` overrides it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { installWasmKernels, wasmKernelsActive } from './wasm-kernels';
+import { installWasmKernels, wasmKernelsActive, wasmRelaxedActive } from './wasm-kernels';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -22,6 +22,8 @@ export interface BackendInfo {
   requested: BackendChoice;
   /** wasm only: whether the batched matMul runs mae's SIMD kernel (src/runtime/wasm-kernels.ts). */
   simdBatchMatMul?: boolean;
+  /** wasm only: whether every product (2-D, batched, the linear layers) runs mae's fused multiply-add kernel (relaxed SIMD; MAE_WASM_RELAXED=0 turns it off). */
+  fmaMatMul?: boolean;
 }
 
 export class BackendError extends Error {}
@@ -125,7 +127,10 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
       throw new BackendError('no TensorFlow.js backend could start: reinstall the package with `npm ci`');
     }
   }
-  if (info.name === 'wasm') info.simdBatchMatMul = wasmKernelsActive();
+  if (info.name === 'wasm') {
+    info.simdBatchMatMul = wasmKernelsActive();
+    info.fmaMatMul = wasmRelaxedActive();
+  }
   active = info;
   return info;
 }

@@ -13,6 +13,16 @@
  * batch > 1. Everything else (2-D products, broadcast batches, transposes) goes to the
  * backend's kernel as before.
  *
+ * Where the engine has relaxed SIMD (Node 20 behind V8's --experimental-wasm-relaxed-simd,
+ * which instantiateRelaxed sets for the process), a second module's `bmmb` takes every such
+ * product, 2-D ones included, and the model's linear layers (`_FusedMatMul` with a bias row
+ * and no activation): the same 4 x 8 tiles by f32x4.relaxed_madd, a fused multiply-add on CPUs
+ * with FMA, its accumulators starting from the bias. On the model's shapes (1032 rows, inner
+ * and outer sizes 128 to 768) it ran 27 to 33 GFLOP/s against 17 to 24 for XNNPACK; the
+ * denoiser's model pass is 12 to 15% faster for it (docs/MODEL.md). Its results differ from
+ * separate multiplies and adds in the last bits only. `MAE_WASM_RELAXED=0` leaves XNNPACK
+ * and the plain kernel.
+ *
  * A second kernel, `MaeGelu` (a name of ours; `GELU_KERNEL`), computes the exact GELU in one
  * SIMD pass where tfjs needs five (Erf, which runs scalar libm code, and four elementwise
  * ops): ops.ts calls it when the active backend has it and registers its gradient.
@@ -23,10 +33,12 @@
  * `MAE_WASM_KERNELS=0` turns them all off (the tfjs and JavaScript paths remain).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { WASM_KERNELS_BASE64 } from './wasm-kernels-binary';
+import * as v8 from 'node:v8';
+import { WASM_KERNELS_BASE64, WASM_RELAXED_BASE64 } from './wasm-kernels-binary';
 
 /** The part of the WebAssembly global used here (Node's type definitions leave it out). */
 interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
   Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer; grow(pages: number): number };
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
@@ -34,6 +46,7 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Bmm = (a: number, b: number, c: number, batch: number, m: number, k: number, n: number) => void;
+type Bmmb = (a: number, b: number, bias: number, hasBias: number, c: number, batch: number, m: number, k: number, n: number) => void;
 type Gelu = (x: number, out: number, n: number) => void;
 type Dct8 = (planes: number, planeBytes: number, W: number, H: number, xs: number, nx: number, ys: number, ny: number, rows: number, out: number) => void;
 type Idct8Add = (coef: number, wsum: number, W: number, xs: number, nx: number, ys: number, ny: number, num: number, den: number, planeBytes: number, win: number) => void;
@@ -67,6 +80,46 @@ export function instantiateKernels(memory: object): { bmm: Bmm; gelu: Gelu; coll
   const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
   return { bmm: e.bmm as Bmm, gelu: e.gelu as Gelu, collab: e.collab as Collab, collab1: e.collab1 as Collab1, dct8: e.dct8 as Dct8, idct8add: e.idct8add as Idct8Add, haar8: e.haar8 as Dct8, ihaar8add: e.ihaar8add as Idct8Add, bior8: e.bior8 as Dct8, ibior8add: e.ibior8add as Idct8Add };
 }
+
+let relaxedActive = false;
+
+/** True when products run on the relaxed-SIMD kernel (fused multiply-adds; see installWasmKernels). */
+export function wasmRelaxedActive(): boolean {
+  return relaxedActive;
+}
+
+/**
+ * The relaxed-SIMD product kernel against `memory`, or null: when MAE_WASM_RELAXED turns it
+ * off, or the engine cannot compile relaxed SIMD even with V8's flag for it (Node 20 has the
+ * instructions behind --experimental-wasm-relaxed-simd; set here before compiling, for this
+ * process and its workers; engines that ship them need no flag).
+ */
+export function instantiateRelaxed(memory: object): ((a: number, b: number, bias: number, hasBias: number, c: number, batch: number, m: number, k: number, n: number) => void) | null {
+  const v = (process.env.MAE_WASM_RELAXED ?? '').trim().toLowerCase();
+  if (v === '0' || v === 'off' || v === 'false' || v === 'no') return null;
+  const bytes = Buffer.from(WASM_RELAXED_BASE64, 'base64');
+  try {
+    if (!WA.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (!WA.validate(bytes)) return null;
+    const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
+    const rows = e.bmmb as Bmmb;
+    const panels = e.bmmbp as Bmmb;
+    // B's column panels outermost once B outgrows a quarter of the L2 cache (1 MB here):
+    // 27 to 37 GFLOP/s against 25 to 28 on the weight gradients' shapes.
+    return (a, b, bias, hasBias, c, batch, m, k, n) => (k * n > PANEL_FLOATS ? panels : rows)(a, b, bias, hasBias, c, batch, m, k, n);
+  } catch {
+    return null;
+  }
+}
+
+/** Floats of B beyond which the relaxed kernel walks B's column panels outermost (256 KB). */
+const PANEL_FLOATS = 64 * 1024;
+/**
+ * Inner sizes beyond which products stay with tfjs's kernel: with K = 2080 (the decoder's
+ * weight gradients at batch 32) XNNPACK ran 24 to 25 GFLOP/s against 21 for ours, whose
+ * tiles walk all of k without blocking.
+ */
+export const RELAXED_MAX_K = 1024;
 
 /** The block-transform kernels of the denoiser (src/denoise/collab.ts and wiener.ts) on a memory of their own, which `reserve` grows. */
 export interface BlockKernels {
@@ -136,6 +189,8 @@ export function installWasmKernels(): boolean {
   } catch {
     return false;
   }
+  const bmmb = instantiateRelaxed(memory);
+  relaxedActive = bmmb !== null;
   const kernelFunc: tf.KernelFunc = (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
@@ -146,9 +201,10 @@ export function installWasmKernels(): boolean {
     const batch = batchA.reduce((p, q) => p * q, 1);
     const [m, k] = a.shape.slice(-2);
     const [k2, n] = b.shape.slice(-2);
+    // 2-D products (batch 1) too when the fused multiply-add kernel runs: it beats XNNPACK's.
     const simple =
       !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && ra >= 3 && ra === rb &&
-      batchA.every((d, i) => d === batchB[i]) && batch > 1 && k === k2 && m > 0 && n > 0 && k > 0;
+      batchA.every((d, i) => d === batchB[i]) && (batch > 1 || (bmmb !== null && k <= RELAXED_MAX_K)) && k === k2 && m > 0 && n > 0 && k > 0;
     if (!simple) return original.kernelFunc(args);
     const be = args.backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...batchA, m, n], 'float32');
@@ -156,7 +212,8 @@ export function installWasmKernels(): boolean {
     const pb = be.dataIdMap.get(b.dataId);
     const pc = be.dataIdMap.get(out.dataId);
     if (!pa || !pb || !pc) throw new Error('wasm batched matMul: tensor memory not found');
-    bmm(pa.memoryOffset, pb.memoryOffset, pc.memoryOffset, batch, m, k, n);
+    if (bmmb && k <= RELAXED_MAX_K) bmmb(pa.memoryOffset, pb.memoryOffset, 0, 0, pc.memoryOffset, batch, m, k, n);
+    else bmm(pa.memoryOffset, pb.memoryOffset, pc.memoryOffset, batch, m, k, n);
     return out;
   };
   tf.unregisterKernel('BatchMatMul', 'wasm');
@@ -174,6 +231,33 @@ export function installWasmKernels(): boolean {
     return out;
   };
   if (!tf.getKernel(GELU_KERNEL, 'wasm')) tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: geluFunc });
+  const fused = tf.getKernel('_FusedMatMul', 'wasm');
+  if (bmmb && fused) {
+    // The model's linear layers (a product plus a bias row, no activation): the same kernel,
+    // its accumulators starting from the bias. Anything else goes to tfjs's kernel.
+    const fusedFunc: tf.KernelFunc = (args) => {
+      const { a, b, bias, preluActivationWeights } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+      const { transposeA, transposeB, activation } = args.attrs as { transposeA: boolean; transposeB: boolean; activation?: string };
+      const [batch, m, k] = a.shape;
+      const [batchB, k2, n] = b.shape;
+      const plain =
+        !transposeA && !transposeB && (activation === undefined || activation === 'linear') && !preluActivationWeights && a.dtype === 'float32' && b.dtype === 'float32' &&
+        a.shape.length === 3 && b.shape.length === 3 && batch === batchB && k === k2 && m > 0 && n > 0 && k > 0 && k <= RELAXED_MAX_K &&
+        (!bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === n));
+      if (!plain) return fused.kernelFunc(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const out = be.makeOutput([batch, m, n], 'float32');
+      const pa = be.dataIdMap.get(a.dataId);
+      const pb = be.dataIdMap.get(b.dataId);
+      const pc = be.dataIdMap.get(out.dataId);
+      const pbias = bias ? be.dataIdMap.get(bias.dataId) : undefined;
+      if (!pa || !pb || !pc || (bias && !pbias)) throw new Error('wasm fused matMul: tensor memory not found');
+      bmmb(pa.memoryOffset, pb.memoryOffset, pbias?.memoryOffset ?? 0, pbias ? 1 : 0, pc.memoryOffset, batch, m, k, n);
+      return out;
+    };
+    tf.unregisterKernel('_FusedMatMul', 'wasm');
+    tf.registerKernel({ kernelName: '_FusedMatMul', backendName: 'wasm', setupFunc: fused.setupFunc, disposeFunc: fused.disposeFunc, kernelFunc: fusedFunc });
+  }
   installed = true;
   return true;
 }
