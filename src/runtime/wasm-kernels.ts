@@ -94,30 +94,23 @@ export function wasmRelaxedActive(): boolean {
  * instructions behind --experimental-wasm-relaxed-simd; set here before compiling, for this
  * process and its workers; engines that ship them need no flag).
  */
-export function instantiateRelaxed(memory: object): ((a: number, b: number, bias: number, hasBias: number, c: number, batch: number, m: number, k: number, n: number) => void) | null {
+export function instantiateRelaxed(memory: object): Bmmb | null {
   const v = (process.env.MAE_WASM_RELAXED ?? '').trim().toLowerCase();
   if (v === '0' || v === 'off' || v === 'false' || v === 'no') return null;
   const bytes = Buffer.from(WASM_RELAXED_BASE64, 'base64');
   try {
     if (!WA.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     if (!WA.validate(bytes)) return null;
-    const e = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports;
-    const rows = e.bmmb as Bmmb;
-    const panels = e.bmmbp as Bmmb;
-    // B's column panels outermost once B outgrows a quarter of the L2 cache (1 MB here):
-    // 27 to 37 GFLOP/s against 25 to 28 on the weight gradients' shapes.
-    return (a, b, bias, hasBias, c, batch, m, k, n) => (k * n > PANEL_FLOATS ? panels : rows)(a, b, bias, hasBias, c, batch, m, k, n);
+    return new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports.bmmb as Bmmb;
   } catch {
     return null;
   }
 }
 
-/** Floats of B beyond which the relaxed kernel walks B's column panels outermost (256 KB). */
-const PANEL_FLOATS = 64 * 1024;
 /**
  * Inner sizes beyond which products stay with tfjs's kernel: with K = 2080 (the decoder's
- * weight gradients at batch 32) XNNPACK ran 24 to 25 GFLOP/s against 21 for ours, whose
- * tiles walk all of k without blocking.
+ * weight gradients at batch 32) and 4160, and for 1024 x 1024 x 1024, XNNPACK ran 19 to 27
+ * GFLOP/s against 18 to 24 for ours, whose tiles walk all of k without blocking.
  */
 export const RELAXED_MAX_K = 1024;
 
