@@ -99,7 +99,9 @@ export function instantiateRelaxed(memory: object): Bmmb | null {
   if (v === '0' || v === 'off' || v === 'false' || v === 'no') return null;
   const bytes = Buffer.from(WASM_RELAXED_BASE64, 'base64');
   try {
-    if (!WA.validate(bytes)) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    // The flag exists in V8 9 to 11 (Node 16 to 21); later V8s ship relaxed SIMD without it,
+    // and would print an unknown flag's error.
+    if (!WA.validate(bytes) && Number(process.versions.v8.split('.')[0]) <= 11) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     if (!WA.validate(bytes)) return null;
     return new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports.bmmb as Bmmb;
   } catch {
