@@ -293,10 +293,49 @@ ${[0, 1, 2].map(plane).join('\n')})
 const GROUP_SIZES = [1, 2, 4, 8, 16, 32];
 
 /**
+ * The sorted insertion of a candidate ($d, $cb) into a reference's list: from position `i` (a
+ * local, counted down) the entries further than $d move up one; distances at D and block
+ * indices at Bl (locals holding byte offsets). Entry 0, the reference, never moves.
+ */
+function insertSorted(i, D, Bl, ind) {
+  const at = (p, e) => `(i32.add (local.get $${p}) (i32.shl ${e} (i32.const 2)))`;
+  const prev = `(i32.sub (local.get $${i}) (i32.const 1))`;
+  return [
+    '(block $insd (loop $insl',
+    `  (br_if $insd (i32.le_s (local.get $${i}) (i32.const 1)))`,
+    `  (br_if $insd (i32.eqz (f32.gt (f32.load ${at(D, prev)}) (local.get $d))))`,
+    `  (f32.store ${at(D, `(local.get $${i})`)} (f32.load ${at(D, prev)}))`,
+    `  (i32.store ${at(Bl, `(local.get $${i})`)} (i32.load ${at(Bl, prev)}))`,
+    `  (local.set $${i} (i32.sub (local.get $${i}) (i32.const 1)))`,
+    '  (br $insl)))',
+    `(f32.store ${at(D, `(local.get $${i})`)} (local.get $d))`,
+    `(i32.store ${at(Bl, `(local.get $${i})`)} (local.get $cb))`,
+  ].join('\n' + ind);
+}
+
+/**
+ * The group of a reference whose list (m members, block indices at the local `Bl`) is full
+ * enough: its largest power-of-2 head goes to $grp<gn>, with the hard threshold scaled by
+ * sqrt(gn) into $d.
+ */
+function groupCall(Bl, ind) {
+  return [
+    '(local.set $gn (i32.const 1))',
+    '(block $gd (loop $gl',
+    '  (br_if $gd (i32.gt_s (i32.shl (local.get $gn) (i32.const 1)) (local.get $m)))',
+    '  (local.set $gn (i32.shl (local.get $gn) (i32.const 1)))',
+    '  (br $gl)))',
+    '(local.set $d (f32.mul (local.get $thr0) (f32.sqrt (f32.convert_i32_s (local.get $gn)))))',
+    ...GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $${Bl}) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`),
+  ].join('\n' + ind);
+}
+
+/**
  * collab(oN, oP, oA, oW, oS, nx, ny, R, K, hard, tau, thr0, s2, y0, y1, refCols): the collaborative pass of
  * src/denoise/collab.ts over the reference rows [y0, y1) of a grid of nx x ny blocks (see groupsJs there, which it
  * matches): N and P hold each block's 192 DCT coefficients (3 planes), A receives the summed
- * estimates and W the summed weights per block and plane; S is scratch of 256 K + 8 (K + 1) bytes.
+ * estimates and W the summed weights per block and plane; S is scratch of 256 K + 512 + 8 (K + 1) bytes
+ * (T, the staged groups' gains, then the candidates' distances and indices).
  * refCols: 0 (every block of a row is a reference) or the byte offset of nx i32 flags, the
  * columns whose blocks are references (members still come from every block).
  */
@@ -334,22 +373,8 @@ ${dist(4, 12)}
               (if (f32.lt (local.get $d) (local.get $limit)) (then
                 (local.set $i (select (local.get $m) (i32.sub (local.get $K) (i32.const 1)) (i32.lt_s (local.get $m) (local.get $K))))
                 (if (i32.lt_s (local.get $m) (local.get $K)) (then (local.set $m (i32.add (local.get $m) (i32.const 1)))))
-                (block $insd (loop $insl
-                  (br_if $insd (i32.le_s (local.get $i) (i32.const 1)))
-                  (br_if $insd (i32.eqz (f32.gt (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))) (local.get $d))))
-                  (f32.store (i32.add (local.get $oD) (i32.shl (local.get $i) (i32.const 2))) (f32.load (i32.add (local.get $oD) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))))
-                  (i32.store (i32.add (local.get $oB) (i32.shl (local.get $i) (i32.const 2))) (i32.load (i32.add (local.get $oB) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 2)))))
-                  (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-                  (br $insl)))
-                (f32.store (i32.add (local.get $oD) (i32.shl (local.get $i) (i32.const 2))) (local.get $d))
-                (i32.store (i32.add (local.get $oB) (i32.shl (local.get $i) (i32.const 2))) (local.get $cb))))))))`)}`)}
-      (local.set $gn (i32.const 1))
-      (block $gd (loop $gl
-        (br_if $gd (i32.gt_s (i32.shl (local.get $gn) (i32.const 1)) (local.get $m)))
-        (local.set $gn (i32.shl (local.get $gn) (i32.const 1)))
-        (br $gl)))
-      (local.set $d (f32.mul (local.get $thr0) (f32.sqrt (f32.convert_i32_s (local.get $gn)))))
-      ${GROUP_SIZES.map((n) => `(if (i32.eq (local.get $gn) (i32.const ${n})) (then (call $grp${n} (local.get $oN) (local.get $oP) (local.get $oA) (local.get $oW) (local.get $oB) (local.get $oG) (local.get $hard) (local.get $d) (f32.mul (local.get $s2) (f32.convert_i32_s (local.get $gn))))))`).join('\n      ')}`, true)}`)})
+                ${insertSorted('i', 'oD', 'oB', '                ')}))))))`)}`)}
+      ${groupCall('oB', '      ')}`, true)}`)})
 `;
 }
 
@@ -365,7 +390,7 @@ ${dist(4, 12)}
  * orthonormal transform (DCT, Haar), those of their luma coefficients (Parseval). Candidates
  * reach each reference in the order `collab` scans them (rows, then columns), so its sorted
  * insertion keeps the same members. oRows: nRows i32 reference rows, ascending; oRefs: nRefs
- * i32 reference columns, ascending. S: scratch of 256 K + 4 (Wd + 16) (span + 1) + 4 (nx + 8)
+ * i32 reference columns, ascending. S: scratch of 256 K + 512 + 4 (Wd + 16) (span + 1) + 4 (nx + 8)
  * (2 + nRows) + 4 nRows nRefs (1 + 2 K) bytes, span = the last row - the first + 8.
  */
 function collab1Func() {
@@ -453,33 +478,19 @@ function collab1Func() {
               (if (i32.or (i32.eqz (i32.and ${ld('bits')} (i32.shl (i32.const 1) ${ld('lane')}))) (i32.gt_s ${ld('rx')} ${ld('x1')})) (then (br $nc)))
               (local.set $d (f32.load (i32.add ${ld('oH')} ${L('(local.get $rx)')})))
               (local.set $k (i32.add (i32.mul ${ld('i')} ${ld('nRefs')}) (i32.load (i32.add ${ld('oMap')} ${L('(local.get $rx)')}))))
-                (local.set $m (i32.load (i32.add ${ld('oM')} ${L('(local.get $k)')})))
-                (local.set $pd (i32.add ${ld('oD')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
-                (local.set $pbb (i32.add ${ld('oB')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
-                (local.set $cb (i32.add (i32.mul ${ld('jy')} ${ld('nx')}) (i32.add ${ld('rx')} ${ld('dx')})))
-                (local.set $q (select ${ld('m')} (i32.sub ${ld('K')} (i32.const 1)) (i32.lt_s ${ld('m')} ${ld('K')})))
-                (if (i32.lt_s ${ld('m')} ${ld('K')}) (then (local.set $m (i32.add ${ld('m')} (i32.const 1))) (i32.store (i32.add ${ld('oM')} ${L('(local.get $k)')}) ${ld('m')})))
-                (block $insd (loop $insl
-                  (br_if $insd (i32.le_s ${ld('q')} (i32.const 1)))
-                  (br_if $insd (i32.eqz (f32.gt (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $q) (i32.const 1))')})) ${ld('d')})))
-                  (f32.store (i32.add ${ld('pd')} ${L('(local.get $q)')}) (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $q) (i32.const 1))')})))
-                  (i32.store (i32.add ${ld('pbb')} ${L('(local.get $q)')}) (i32.load (i32.add ${ld('pbb')} ${L('(i32.sub (local.get $q) (i32.const 1))')})))
-                  (local.set $q (i32.sub ${ld('q')} (i32.const 1)))
-                  (br $insl)))
-                (f32.store (i32.add ${ld('pd')} ${L('(local.get $q)')}) ${ld('d')})
-                (i32.store (i32.add ${ld('pbb')} ${L('(local.get $q)')}) ${ld('cb')})
-                (if (i32.eq ${ld('m')} ${ld('K')}) (then (f32.store (i32.add ${ld('pl')} ${L('(local.get $rx)')}) (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $K) (i32.const 1))')})))))`, true)}`, true)}`, true)}`, true)}`)}
+              (local.set $m (i32.load (i32.add ${ld('oM')} ${L('(local.get $k)')})))
+              (local.set $pd (i32.add ${ld('oD')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
+              (local.set $pbb (i32.add ${ld('oB')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
+              (local.set $cb (i32.add (i32.mul ${ld('jy')} ${ld('nx')}) (i32.add ${ld('rx')} ${ld('dx')})))
+              (local.set $q (select ${ld('m')} (i32.sub ${ld('K')} (i32.const 1)) (i32.lt_s ${ld('m')} ${ld('K')})))
+              (if (i32.lt_s ${ld('m')} ${ld('K')}) (then (local.set $m (i32.add ${ld('m')} (i32.const 1))) (i32.store (i32.add ${ld('oM')} ${L('(local.get $k)')}) ${ld('m')})))
+              ${insertSorted('q', 'pd', 'pbb', '              ')}
+              (if (i32.eq ${ld('m')} ${ld('K')}) (then (f32.store (i32.add ${ld('pl')} ${L('(local.get $rx)')}) (f32.load (i32.add ${ld('pd')} ${L('(i32.sub (local.get $K) (i32.const 1))')})))))`, true)}`, true)}`, true)}`, true)}`)}
     ;; The groups, row by row, reference by reference (as collab takes them).
     ${loop('g', 'k', '(i32.const 0)', '(i32.mul (local.get $nRows) (local.get $nRefs))', '(i32.const 1)', `
           (local.set $m (i32.load (i32.add ${ld('oM')} ${L('(local.get $k)')})))
           (local.set $pbb (i32.add ${ld('oB')} ${L('(i32.mul (local.get $k) (local.get $K))')}))
-          (local.set $gn (i32.const 1))
-          (block $gd (loop $gl
-            (br_if $gd (i32.gt_s (i32.shl ${ld('gn')} (i32.const 1)) ${ld('m')}))
-            (local.set $gn (i32.shl ${ld('gn')} (i32.const 1)))
-            (br $gl)))
-          (local.set $d (f32.mul ${ld('thr0')} (f32.sqrt (f32.convert_i32_s ${ld('gn')}))))
-          ${GROUP_SIZES.map((n) => `(if (i32.eq ${ld('gn')} (i32.const ${n})) (then (call $grp${n} ${ld('oN')} ${ld('oP')} ${ld('oA')} ${ld('oW')} ${ld('pbb')} ${ld('oG')} ${ld('hard')} ${ld('d')} (f32.mul ${ld('s2')} (f32.convert_i32_s ${ld('gn')})))))`).join('\n          ')}`)})
+          ${groupCall('pbb', '          ')}`)})
 `;
 }
 

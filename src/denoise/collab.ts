@@ -422,7 +422,7 @@ function filterRegionWasm(n: Float32Array[], p: Float32Array[], g: Grid, o: Shri
   const nb = nx * ny;
   // A stride-1 grid matches offset by offset on the luma plane, CHUNK reference rows at a time
   // (references are at most 8 rows apart: a chunk's rows span at most CHUNK x 8 + 8).
-  const dense = o.dense;
+  const { dense } = o;
   const refCols = [...refs.x.keys()].filter((x) => refs.x[x]);
   const refRows = [...refs.y.keys()].filter((y) => refs.y[y]);
   const span = Math.min(CHUNK, refRows.length) * B + B;

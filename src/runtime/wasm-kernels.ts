@@ -165,6 +165,13 @@ export function blockKernels(): BlockKernels | null {
 }
 
 
+/** The byte offset of a tensor in the backend's memory (`what` names the kernel in the error). */
+function memoryOffset(be: WasmBackendLike, t: tf.TensorInfo, what: string): number {
+  const d = be.dataIdMap.get(t.dataId);
+  if (!d) throw new Error(`${what}: tensor memory not found`);
+  return d.memoryOffset;
+}
+
 /**
  * Registers the replacement for the active wasm backend (call after it is set). Returns
  * whether it is in use; any surprise in the backend's internals leaves tfjs's kernel.
@@ -197,18 +204,17 @@ export function installWasmKernels(): boolean {
     const [m, k] = a.shape.slice(-2);
     const [k2, n] = b.shape.slice(-2);
     // 2-D products (batch 1) too when the fused multiply-add kernel runs: it beats XNNPACK's.
+    const fma = bmmb !== null && k <= RELAXED_MAX_K;
     const simple =
       !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && ra >= 3 && ra === rb &&
-      batchA.every((d, i) => d === batchB[i]) && (batch > 1 || (bmmb !== null && k <= RELAXED_MAX_K)) && k === k2 && m > 0 && n > 0 && k > 0;
+      batchA.every((d, i) => d === batchB[i]) && (batch > 1 || fma) && k === k2 && m > 0 && n > 0 && k > 0;
     if (!simple) return original.kernelFunc(args);
     const be = args.backend as unknown as WasmBackendLike;
     const out = be.makeOutput([...batchA, m, n], 'float32');
-    const pa = be.dataIdMap.get(a.dataId);
-    const pb = be.dataIdMap.get(b.dataId);
-    const pc = be.dataIdMap.get(out.dataId);
-    if (!pa || !pb || !pc) throw new Error('wasm batched matMul: tensor memory not found');
-    if (bmmb && k <= RELAXED_MAX_K) bmmb(pa.memoryOffset, pb.memoryOffset, 0, 0, pc.memoryOffset, batch, m, k, n);
-    else bmm(pa.memoryOffset, pb.memoryOffset, pc.memoryOffset, batch, m, k, n);
+    const what = 'wasm batched matMul';
+    const [pa, pb, pc] = [a, b, out].map((t) => memoryOffset(be, t, what));
+    if (fma) bmmb(pa, pb, 0, 0, pc, batch, m, k, n);
+    else bmm(pa, pb, pc, batch, m, k, n);
     return out;
   };
   tf.unregisterKernel('BatchMatMul', 'wasm');
@@ -219,10 +225,7 @@ export function installWasmKernels(): boolean {
     const be = args.backend as unknown as WasmBackendLike;
     const out = be.makeOutput(x.shape, 'float32');
     const n = x.shape.reduce((p, q) => p * q, 1);
-    const px = be.dataIdMap.get(x.dataId);
-    const po = be.dataIdMap.get(out.dataId);
-    if (!px || !po) throw new Error(`${GELU_KERNEL}: tensor memory not found`);
-    if (n > 0) gelu(px.memoryOffset, po.memoryOffset, n);
+    if (n > 0) gelu(memoryOffset(be, x, GELU_KERNEL), memoryOffset(be, out, GELU_KERNEL), n);
     return out;
   };
   if (!tf.getKernel(GELU_KERNEL, 'wasm')) tf.registerKernel({ kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: geluFunc });
@@ -242,12 +245,9 @@ export function installWasmKernels(): boolean {
       if (!plain) return fused.kernelFunc(args);
       const be = args.backend as unknown as WasmBackendLike;
       const out = be.makeOutput([batch, m, n], 'float32');
-      const pa = be.dataIdMap.get(a.dataId);
-      const pb = be.dataIdMap.get(b.dataId);
-      const pc = be.dataIdMap.get(out.dataId);
-      const pbias = bias ? be.dataIdMap.get(bias.dataId) : undefined;
-      if (!pa || !pb || !pc || (bias && !pbias)) throw new Error('wasm fused matMul: tensor memory not found');
-      bmmb(pa.memoryOffset, pb.memoryOffset, pbias?.memoryOffset ?? 0, pbias ? 1 : 0, pc.memoryOffset, batch, m, k, n);
+      const what = 'wasm fused matMul';
+      const [pa, pb, pc] = [a, b, out].map((t) => memoryOffset(be, t, what));
+      bmmb(pa, pb, bias ? memoryOffset(be, bias, what) : 0, bias ? 1 : 0, pc, batch, m, k, n);
       return out;
     };
     tf.unregisterKernel('_FusedMatMul', 'wasm');
