@@ -43,6 +43,8 @@ describe('wasm batched matMul kernel', () => {
   it('is registered on the wasm backend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(wasmKernelsActive()).toBe(true);
+    // Slice too (no copy of its input first).
+    expect(String(tf.getKernel('Slice', 'wasm')!.kernelFunc)).toContain('sliceNoCopy');
   });
 
   // Attention shapes, every tile edge (rows mod 4, columns mod 8 and mod 4), and degenerate sizes.
@@ -161,6 +163,27 @@ describe('wasm batched matMul kernel', () => {
     const want = Array.from(x.dataSync(), (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI));
     Array.from(g.dataSync()).forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
     tf.dispose([x, g]);
+  });
+
+  // Slices of every rank it takes (1 to 4), contiguous or not, -1 sizes, int32 and empty ones.
+  const slices: [number[], number[], number[]][] = [
+    [[12], [3], [5]], [[6, 9], [0, 3], [6, 3]], [[6, 9], [2, 0], [3, -1]], [[4, 5, 6], [1, 2, 3], [2, 3, -1]], [[3, 4, 5, 6], [1, 0, 2, 1], [2, 4, 2, 4]], [[3, 4], [1, 1], [0, 2]],
+  ];
+  it.each(slices)('slices a %j tensor from %j, size %j, as a plain copy does', (shape, begin, size) => {
+    const n = shape.reduce((p, q) => p * q, 1);
+    const x = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 3);
+    const sz = size.map((v, d) => (v < 0 ? shape[d] - begin[d] : v));
+    const strides = shape.map((_, d) => shape.slice(d + 1).reduce((p, q) => p * q, 1));
+    const want: number[] = [];
+    const walk = (d: number, at: number): void => {
+      if (d === shape.length) return void want.push(x[at]);
+      for (let i = 0; i < sz[d]; i++) walk(d + 1, at + (begin[d] + i) * strides[d]);
+    };
+    walk(0, 0);
+    const got = tf.tidy(() => Array.from(tf.slice(tf.tensor(x, shape), begin, size).dataSync()));
+    const gotInt = tf.tidy(() => Array.from(tf.slice(tf.tensor(Int32Array.from(x, (v) => Math.round(v * 2)), shape, 'int32'), begin, size).dataSync()));
+    expect(got).toEqual(want);
+    expect(gotInt).toEqual(want.map((v) => Math.round(v * 2)));
   });
 
   it('is turned off by MAE_WASM_KERNELS=0 (the fused multiply-adds by MAE_WASM_RELAXED=0), and mae info says which kernels run', () => {

@@ -60,6 +60,7 @@ interface WasmBackendLike {
   wasm: { asm?: { memory?: unknown } };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap?(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
 let installed: boolean | null = null;
@@ -253,6 +254,47 @@ export function installWasmKernels(): boolean {
     tf.unregisterKernel('_FusedMatMul', 'wasm');
     tf.registerKernel({ kernelName: '_FusedMatMul', backendName: 'wasm', setupFunc: fused.setupFunc, disposeFunc: fused.disposeFunc, kernelFunc: fusedFunc });
   }
+  const slice = tf.getKernel('Slice', 'wasm');
+  if (slice && typeof backend.typedArrayFromHeap === 'function') {
+    tf.unregisterKernel('Slice', 'wasm');
+    tf.registerKernel({ kernelName: 'Slice', backendName: 'wasm', setupFunc: slice.setupFunc, disposeFunc: slice.disposeFunc, kernelFunc: (args) => sliceNoCopy(args, slice.kernelFunc) });
+  }
   installed = true;
   return true;
+}
+
+/**
+ * tfjs's wasm Slice reads its whole input out of the heap (a copy) before taking the slice;
+ * the attention's split of q, k and v (src/model/mae.ts) paid that copy three times per layer.
+ * This one copies the slice's rows straight from a view of the heap: the same values. Strings
+ * and ranks over 4 go to tfjs's kernel.
+ */
+function sliceNoCopy(args: Parameters<tf.KernelFunc>[0], original: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
+  const rank = x.shape.length;
+  if (x.dtype === 'string' || rank < 1 || rank > 4) return original(args);
+  const [b, s] = tf.slice_util.parseSliceParams(x as tf.TensorInfo & { rank: number }, begin, size);
+  const be = args.backend as unknown as Required<WasmBackendLike>;
+  const out = be.makeOutput(s, x.dtype);
+  const n = s.reduce((p, q) => p * q, 1);
+  if (n === 0) return out;
+  // Views after makeOutput (it may grow the heap).
+  const xv = be.typedArrayFromHeap(x);
+  const ov = be.typedArrayFromHeap(out);
+  const strides = tf.util.computeStrides(x.shape);
+  const last = s[rank - 1];
+  // Leading indices of each row of the output, odometer-style.
+  const lead = s.slice(0, -1);
+  const idx = lead.map(() => 0);
+  for (let o = 0; o < n; o += last) {
+    let at = b[rank - 1];
+    for (let d = 0; d < lead.length; d++) at += (b[d] + idx[d]) * strides[d];
+    ov.set(xv.subarray(at, at + last), o);
+    for (let d = lead.length - 1; d >= 0; d--) {
+      if (++idx[d] < lead[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
 }
