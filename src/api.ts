@@ -9,7 +9,7 @@ import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
 import { checkRgb, decodeImageSource, encodeRgb, OUTPUT_FORMATS, RgbImage } from './image/io';
-import { checkHoles, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
+import { checkHoles, checkTension, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
 import { defaultModelDir, MaeRunner } from './model/runner';
 import { UsageError } from './util/errors';
@@ -181,6 +181,8 @@ export interface HoleMask {
 export interface InpaintOptions extends ModelOptions {
   /** Window stride in patches (default: half a window). */
   stride?: number;
+  /** Tension of the spline fill whose correction of the harmonic fill is added to the model's output (default 1; 0: the model's output alone). */
+  tension?: number;
   onProgress?: (done: number, total: number, pass: number, passes: number) => void;
 }
 
@@ -203,8 +205,9 @@ export async function inpaint(image: ImageInput, mask: ImageInput | HoleMask, op
   }
   if (mw !== img.width || mh !== img.height) throw new InpaintError(`mask is ${mw}x${mh}, the image is ${img.width}x${img.height}`);
   checkHoles(holes);
+  checkTension(opts.tension);
   const runner = await useModel(opts);
-  return inpaintRgb(runner, img, holes, { stride: opts.stride, onProgress: opts.onProgress });
+  return inpaintRgb(runner, img, holes, { stride: opts.stride, tension: opts.tension, onProgress: opts.onProgress });
 }
 
 export interface MetricsOptions {

@@ -1,4 +1,4 @@
-import { harmonicFill, harmonicFillSolved, hintFill } from '../src/image/fill';
+import { harmonicFill, harmonicFillSolved, hintFill, tensionFillSolved } from '../src/image/fill';
 import { Rng } from '../src/util/rng';
 
 /** A smooth-plus-texture test image (W*H*3 floats in 0..1) and a mask of random 8x8 holes. */
@@ -28,6 +28,19 @@ function laplaceResidual(out: Float32Array, W: number, H: number, known: Uint8Ar
       }
     }
   return worst;
+}
+
+/** Checks that `fill` copies the known pixels and gives the same result whatever the unknown ones hold (never read). */
+function expectKnownOnly(fill: (img: Float32Array, W: number, H: number, C: number, known: Uint8Array) => Float32Array, seed: number) {
+  const W = 48;
+  const H = 40;
+  const { img, known } = scene(W, H, 0.6, seed);
+  const a = fill(img, W, H, 3, known);
+  const garbage = new Float32Array(img);
+  for (let i = 0; i < W * H; i++) if (!known[i]) for (let c = 0; c < 3; c++) garbage[i * 3 + c] = c ? NaN : 1e6;
+  expect(Buffer.from(fill(garbage, W, H, 3, known).buffer).equals(Buffer.from(a.buffer))).toBe(true);
+  for (let i = 0; i < W * H; i++) if (known[i]) for (let c = 0; c < 3; c++) expect(a[i * 3 + c]).toBe(img[i * 3 + c]);
+  return { img, known, W, H };
 }
 
 describe('harmonicFillSolved', () => {
@@ -74,15 +87,7 @@ describe('harmonicFillSolved', () => {
   });
 
   it('copies the known pixels and never reads the unknown ones', () => {
-    const W = 48;
-    const H = 40;
-    const { img, known } = scene(W, H, 0.6, 7);
-    const a = harmonicFillSolved(img, W, H, 3, known);
-    const garbage = new Float32Array(img);
-    for (let i = 0; i < W * H; i++) if (!known[i]) for (let c = 0; c < 3; c++) garbage[i * 3 + c] = c ? NaN : 1e6;
-    const b = harmonicFillSolved(garbage, W, H, 3, known);
-    expect(Buffer.from(b.buffer).equals(Buffer.from(a.buffer))).toBe(true);
-    for (let i = 0; i < W * H; i++) if (known[i]) for (let c = 0; c < 3; c++) expect(a[i * 3 + c]).toBe(img[i * 3 + c]);
+    expectKnownOnly(harmonicFillSolved, 7);
   });
 
   it('returns a copy with nothing to fill, zeros with nothing known, and checks sizes', () => {
@@ -98,5 +103,78 @@ describe('harmonicFillSolved', () => {
     expect(Array.from(hintFill('solved', img, 40, 40, 3, known))).toEqual(Array.from(harmonicFillSolved(img, 40, 40, 3, known)));
     expect(Array.from(hintFill('relaxed', img, 40, 40, 3, known))).toEqual(Array.from(harmonicFill(img, 40, 40, 3, known)));
     expect(Array.from(hintFill('relaxed', img, 40, 40, 3, known, true))).toEqual(Array.from(harmonicFill(img, 40, 40, 3, known, { iterations: 20 })));
+  });
+});
+
+/** tension x L u + L(L u) at pixel i (L the 4-neighbour Laplacian with reflecting borders, over the whole image), channel c. */
+function tensionResidual(u: Float32Array, W: number, H: number, tension: number, i: number, c: number): number {
+  const nbs = (j: number) => {
+    const x = j % W;
+    const y = (j - x) / W;
+    return [x > 0 ? j - 1 : -1, x < W - 1 ? j + 1 : -1, y > 0 ? j - W : -1, y < H - 1 ? j + W : -1].filter((k) => k >= 0);
+  };
+  const lap = (j: number) => nbs(j).reduce((s, k) => s - u[k * 3 + c], nbs(j).length * u[j * 3 + c]);
+  const l = lap(i);
+  return tension * l + nbs(i).reduce((s, k) => s - lap(k), nbs(i).length * l);
+}
+
+describe('tensionFillSolved', () => {
+  it('solves its equation on the unknown pixels within the band, and keeps the harmonic fill deeper in', () => {
+    const W = 60;
+    const H = 44;
+    const { img, known } = scene(W, H, 0, 4);
+    for (let y = 6; y < 38; y++) known.fill(0, y * W + 8, y * W + 50);
+    for (let y = 30; y < 44; y++) known.fill(0, y * W + 52, y * W + 60);
+    const tight = { tolerance: 1e-10, maxIterations: 3000 };
+    const u = tensionFillSolved(img, W, H, 3, known, { tension: 1, band: 6, ...tight });
+    const harmonic = harmonicFillSolved(img, W, H, 3, known, tight);
+    let worst = 0;
+    let inner = 0;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (known[i]) continue;
+        // Chessboard distance to the nearest known pixel.
+        let d = 1;
+        while (d < 40) {
+          let hit = false;
+          for (let yy = Math.max(0, y - d); yy <= Math.min(H - 1, y + d) && !hit; yy++) for (let xx = Math.max(0, x - d); xx <= Math.min(W - 1, x + d); xx++) if (known[yy * W + xx]) hit = true;
+          if (hit) break;
+          d++;
+        }
+        if (d > 6) {
+          inner++;
+          for (let c = 0; c < 3; c++) expect(u[i * 3 + c]).toBe(harmonic[i * 3 + c]);
+        } else for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(tensionResidual(u, W, H, 1, i, c)));
+      }
+    expect(inner).toBeGreaterThan(100);
+    expect(worst).toBeLessThan(1e-5);
+  });
+
+  it('fills smooth shading closer than the harmonic fill, which kinks at the border (closer still with less tension)', () => {
+    const W = 64;
+    const H = 64;
+    const img = new Float32Array(W * H * 3);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) img[(y * W + x) * 3 + c] = 0.5 + 0.4 * Math.sin(x / 11 + c) * Math.cos(y / 13);
+    const known = new Uint8Array(W * H).fill(1);
+    for (const [x0, y0] of [[8, 8], [36, 12], [20, 40], [44, 44]]) for (let y = y0; y < y0 + 16; y++) known.fill(0, y * W + x0, y * W + x0 + 16);
+    const rms = (a: Float32Array) => {
+      let se = 0;
+      let n = 0;
+      for (let i = 0; i < W * H; i++) if (!known[i]) for (let c = 0; c < 3; c++) (se += (a[i * 3 + c] - img[i * 3 + c]) ** 2), n++;
+      return Math.sqrt(se / n);
+    };
+    const harmonic = rms(harmonicFillSolved(img, W, H, 3, known));
+    // The default tension is mostly membrane at the scale of these holes; a small one is mostly plate.
+    expect(rms(tensionFillSolved(img, W, H, 3, known))).toBeLessThan(0.9 * harmonic);
+    expect(rms(tensionFillSolved(img, W, H, 3, known, { tension: 0.01, maxIterations: 2000 }))).toBeLessThan(0.3 * harmonic);
+  });
+
+  it('copies the known pixels, never reads the unknown ones, and checks its options', () => {
+    const { img, known, W, H } = expectKnownOnly(tensionFillSolved, 9);
+    expect(Array.from(tensionFillSolved(img, W, H, 3, new Uint8Array(W * H).fill(1)))).toEqual(Array.from(img));
+    expect(() => tensionFillSolved(img, W, H, 3, known, { tension: 0 })).toThrow(/tension must be a positive number/);
+    expect(() => tensionFillSolved(img, W, H, 3, known, { band: 0.5 })).toThrow(/band must be a positive integer/);
+    expect(() => tensionFillSolved(img, W, H - 1, 3, known)).toThrow(/expected/);
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { harmonicInpaint } from '../src/bench/inpaint';
+import { harmonicInpaint, tensionInpaint } from '../src/bench/inpaint';
 import { RgbImage } from '../src/image/io';
 import { holesFromMask, inpaint, InpaintOptions, patchRings } from '../src/inpaint';
 import { coverage, makeMask, MASK_KINDS, MaskKind } from '../src/inpaint/masks';
@@ -181,14 +181,16 @@ describe('inpaint', () => {
     expect(changed).toBeGreaterThan(0);
   });
 
-  it('with an identity model the result is the pixel-level harmonic fill (known pixels of touched patches inform the hint)', () => {
+  it('with an identity model the result is the pixel-level tension-spline fill, or the harmonic fill with tension 0 (known pixels of touched patches inform the hint)', () => {
     const img = testImage(96, 80, 4);
     const holes = makeMask('strokes', 96, 80, 9);
-    const out = inpaint(identity, img, holes);
-    const ref = harmonicInpaint(img, holes);
-    let maxDiff = 0;
-    for (let i = 0; i < out.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - ref.data[i]));
-    expect(maxDiff).toBeLessThanOrEqual(1);
+    const maxDiff = (a: RgbImage, b: RgbImage) => a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
+    expect(maxDiff(inpaint(identity, img, holes, { tension: 0 }), harmonicInpaint(img, holes))).toBeLessThanOrEqual(1);
+    const spline = tensionInpaint(img, holes);
+    expect(maxDiff(inpaint(identity, img, holes), spline)).toBeLessThanOrEqual(1);
+    // The two fills differ: the option does something.
+    expect(maxDiff(spline, harmonicInpaint(img, holes))).toBeGreaterThan(2);
+    expect(() => inpaint(identity, img, holes, { tension: -1 })).toThrow('tension must be a number from 0 up (0: no spline correction), got -1');
   });
 
   it('returns an unchanged copy for an empty mask and rejects a mask of the wrong size or one that marks every pixel', () => {
@@ -235,6 +237,23 @@ describe('mae inpaint (compiled CLI)', () => {
     const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
     for (let i = 0; i < holes.length; i++) if (!holes[i]) expect(data[i * 3]).toBe(img.data[i * 3]);
     expect(fs.readdirSync(path.dirname(out))).toEqual(['filled.png']);
+  });
+
+  it('takes --tension (0: the model output alone) and rejects a bad one in one line, writing nothing', async () => {
+    const holes = makeMask('strokes', 100, 80, 2);
+    const mask = path.join(tmp, 'tension-mask.png');
+    await png(mask, maskImage(holes, 100, 80));
+    const read = async (f: string) => (await sharp(f).raw().toBuffer({ resolveWithObject: true })).data;
+    const outs = ['t0.png', 't1.png'].map((f) => path.join(tmp, f));
+    expect(run(photo, '--mask', mask, '-o', outs[0], '--model', identityDir, '--tension', '0').status).toBe(0);
+    expect(run(photo, '--mask', mask, '-o', outs[1], '--model', identityDir).status).toBe(0);
+    const [a, b] = await Promise.all(outs.map(read));
+    expect(Buffer.compare(a, b)).not.toBe(0);
+    const bad = path.join(tmp, 'never-tension.png');
+    const r = run(photo, '--mask', mask, '-o', bad, '--model', identityDir, '--tension', '-2');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe('mae: --tension must be a number from 0 up, got -2');
+    expect(fs.existsSync(bad)).toBe(false);
   });
 
   it('rejects a mask of a different size, writing nothing', async () => {

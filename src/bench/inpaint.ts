@@ -1,11 +1,11 @@
 /**
  * `mae bench inpaint`: for each image and each mask kind (seeded), fill the holes with the
- * MAE, OpenCV Telea and Navier-Stokes (when @techstark/opencv-js is installed) and harmonic
+ * MAE, OpenCV Telea and Navier-Stokes (when @techstark/opencv-js is installed), the tension spline and harmonic
  * interpolation; PSNR over the hole pixels, SSIM of the whole result, seconds per image.
  * Every method gets the image with the hole pixels blanked.
  */
 import * as path from 'node:path';
-import { harmonicFillSolved } from '../image/fill';
+import { harmonicFillSolved, tensionFillSolved } from '../image/fill';
 import { listImages, readRgb, RgbImage } from '../image/io';
 import { inpaint, InpaintOptions } from '../inpaint';
 import { coverage, makeMask, MASK_KINDS, MaskKind } from '../inpaint/masks';
@@ -48,6 +48,11 @@ export function harmonicInpaint(img: RgbImage, holes: Uint8Array): RgbImage {
   return fillHoles(img, holes, harmonicFillSolved);
 }
 
+/** The tension-spline fill of the holes (tensionFillSolved's defaults: tension 1 within 8 pixels of the border). */
+export function tensionInpaint(img: RgbImage, holes: Uint8Array): RgbImage {
+  return fillHoles(img, holes, (d, w, h, c, k) => tensionFillSolved(d, w, h, c, k));
+}
+
 export async function benchInpaint(o: InpaintBenchOptions): Promise<InpaintRow[]> {
   const files = listImages(o.data).slice(0, o.limit ?? Infinity);
   if (files.length === 0) throw new Error(`no images in ${o.data}`);
@@ -57,6 +62,7 @@ export async function benchInpaint(o: InpaintBenchOptions): Promise<InpaintRow[]
   const methods: [string, Method][] = [
     ['mae', (img, holes) => inpaint(runner, img, holes, o.inpaint)],
     ['interp (harmonic)', harmonicInpaint],
+    ['interp (tension spline)', tensionInpaint],
   ];
   if (cv) {
     methods.push(['opencv telea', (img, holes) => cvInpaint(cv, img, holes, 'telea')]);

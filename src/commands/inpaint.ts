@@ -26,7 +26,7 @@ export default class Inpaint extends MaeCommand {
     'The masked pixels of the photo are never read. The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
     "an existing output is only replaced with --force. The photo (or the mask) can be '-' for standard input, and -o - writes to standard output.";
 
-  static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png'];
+  static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png', '<%= config.bin %> inpaint photo.png --mask mask.png -o model-only.png --tension 0'];
 
   static args = {
     image: Args.string({ description: 'photo to repair', required: true }),
@@ -37,6 +37,7 @@ export default class Inpaint extends MaeCommand {
     output: Flags.string({ char: 'o', description: 'output image, or - for standard output (PNG, or --format)', required: true }),
     format: formatFlag,
     stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
+    tension: Flags.string({ description: 'tension of the spline fill whose correction of the harmonic fill is added to the model output (default 1; 0 turns it off)' }),
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,
@@ -47,6 +48,7 @@ export default class Inpaint extends MaeCommand {
     const { args, flags } = await this.parse(Inpaint);
     const t0 = process.hrtime.bigint();
     outputFormat(flags.output, flags.format);
+    const tension = flags.tension === undefined ? undefined : parseTension(flags.tension);
     if (args.image === STDIO && flags.mask === STDIO) throw new UsageError("only one of the image and the mask can be '-' (standard input)");
     checkNotInputs([flags.output], [args.image, flags.mask]);
     if (flags.output === STDIO) this.claimStdout('the image');
@@ -61,6 +63,7 @@ export default class Inpaint extends MaeCommand {
     const out = await inpaint(img, { width: img.width, height: img.height, holes }, {
       model: runner,
       stride: flags.stride,
+      tension,
       onProgress: (d, t, pass, passes) => bar.update(`inpainting${passes > 1 ? ` (pass ${pass}/${passes})` : ''}: window ${d}/${t}`),
     });
     bar.done();
@@ -69,4 +72,11 @@ export default class Inpaint extends MaeCommand {
     this.log(`filled ${filled} pixels (${((100 * filled) / (img.width * img.height)).toFixed(1)}%) of ${args.image} (${img.width}x${img.height}) -> ${flags.output} in ${seconds.toFixed(1)} s`);
     return { input: args.image, mask: flags.mask, output: flags.output, width: img.width, height: img.height, filled, seconds };
   }
+}
+
+/** The --tension flag's value: a number from 0 up. */
+function parseTension(v: string): number {
+  const t = Number(v);
+  if (v.trim() === '' || !Number.isFinite(t) || t < 0) throw new UsageError(`--tension must be a number from 0 up, got ${v}`);
+  return t;
 }

@@ -159,6 +159,42 @@ export function harmonicFillSolved(img: Float32Array, width: number, height: num
   return solveLevel(img, width, height, channels, known, opts.tolerance ?? 2e-5, opts.maxIterations ?? 60, 0);
 }
 
+/**
+ * The tension-spline fill: the unknown pixels minimise tension x |gradient|^2 + |Laplacian|^2
+ * summed over the image (the same 4-neighbour Laplacian as the harmonic fill, reflecting
+ * borders), the known pixels fixed. Pure harmonic (a membrane) meets the hole's border with a
+ * kink and flattens everything inside; the squared Laplacian (a thin plate) carries the
+ * gradients across the border but overshoots in large holes; the tension term keeps the
+ * plate's smooth start within a few pixels of the border and the membrane's calm further in.
+ * Solved by Jacobi-preconditioned conjugate gradients on the unknown pixels, started from
+ * harmonicFillSolved. The two differ near the border: unknown pixels more than `band` pixels
+ * (default 8) from every known one keep the harmonic fill and bound the system as known
+ * pixels do, so a large hole costs the solver its rim only. Known pixels are copied, and
+ * unknown pixels' values are never read. Tension 1 by default.
+ */
+export function tensionFillSolved(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, opts: SolveOptions & { tension?: number; band?: number } = {}): Float32Array {
+  checkSizes(img, width, height, channels, known);
+  const tension = opts.tension ?? 1;
+  if (!(Number.isFinite(tension) && tension > 0)) throw new RangeError(`tension must be a positive number, got ${String(opts.tension)}`);
+  const band = opts.band ?? 8;
+  if (!(Number.isInteger(band) && band >= 1)) throw new RangeError(`band must be a positive integer, got ${String(opts.band)}`);
+  const out = harmonicFillSolved(img, width, height, channels, known, opts);
+  // Unknown pixels deeper than the band keep the harmonic fill and bound the system like known ones.
+  const fixed = Uint8Array.from(known);
+  const depth = holeDepth(known, width, height, band);
+  for (let i = 0; i < fixed.length; i++) if (!known[i] && depth[i] > band) fixed[i] = 1;
+  let n = 0;
+  for (let i = 0; i < fixed.length; i++) if (!fixed[i]) n++;
+  if (n === 0 || n === fixed.length) return out;
+  const op = tensionOperator(out, width, height, channels, fixed, n, tension);
+  const C = channels;
+  const x = new Float64Array(n * C);
+  for (let k = 0; k < n; k++) for (let c = 0; c < C; c++) x[k * C + c] = out[op.pix[k] * C + c];
+  conjugateGradients(op, x, C, opts.tolerance ?? 2e-5, opts.maxIterations ?? 200);
+  for (let k = 0; k < n; k++) for (let c = 0; c < C; c++) out[op.pix[k] * C + c] = x[k * C + c];
+  return out;
+}
+
 function checkSizes(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array): void {
   const n = width * height;
   if (img.length !== n * channels) throw new RangeError(`image has ${img.length} values, expected ${n * channels}`);
@@ -311,6 +347,182 @@ function laplaceOperator(out: Float32Array, W: number, H: number, C: number, kno
   return { pix, rhs, diag, apply };
 }
 
+/** The step of conjugateGradients for 3 channels, with the channels' factors in locals (the same sums, in the same order). */
+function update3(N: number, diag: Float64Array, x: Float64Array, r: Float64Array, p: Float64Array, q: Float64Array, alpha: Float64Array, rzNew: Float64Array): void {
+  const [a0, a1, a2] = alpha;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let k = 0, m = 0; k < N; k++, m += 3) {
+    const inv = 1 / diag[k];
+    x[m] += a0 * p[m];
+    x[m + 1] += a1 * p[m + 1];
+    x[m + 2] += a2 * p[m + 2];
+    const r0 = r[m] - a0 * q[m];
+    const r1 = r[m + 1] - a1 * q[m + 1];
+    const r2 = r[m + 2] - a2 * q[m + 2];
+    r[m] = r0;
+    r[m + 1] = r1;
+    r[m + 2] = r2;
+    s0 += r0 * r0 * inv;
+    s1 += r1 * r1 * inv;
+    s2 += r2 * r2 * inv;
+  }
+  rzNew[0] += s0;
+  rzNew[1] += s1;
+  rzNew[2] += s2;
+}
+
+/** The new search direction of conjugateGradients for 3 channels. */
+function direction3(N: number, diag: Float64Array, r: Float64Array, p: Float64Array, beta: Float64Array): void {
+  const [b0, b1, b2] = beta;
+  for (let k = 0, m = 0; k < N; k++, m += 3) {
+    const inv = 1 / diag[k];
+    p[m] = r[m] * inv + b0 * p[m];
+    p[m + 1] = r[m + 1] * inv + b1 * p[m + 1];
+    p[m + 2] = r[m + 2] * inv + b2 * p[m + 2];
+  }
+}
+
+/** Chessboard distance of each pixel to the nearest known one, counted up to `cap` + 1 (known pixels 0; two passes). */
+function holeDepth(known: Uint8Array, W: number, H: number, cap: number): Uint8Array {
+  const far = Math.min(255, cap + 1);
+  const d = new Uint8Array(W * H);
+  for (let i = 0; i < d.length; i++) d[i] = known[i] ? 0 : far;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      let v = d[i];
+      if (v === 0) continue;
+      if (x > 0) v = Math.min(v, d[i - 1] + 1);
+      if (y > 0) {
+        v = Math.min(v, d[i - W] + 1);
+        if (x > 0) v = Math.min(v, d[i - W - 1] + 1);
+        if (x < W - 1) v = Math.min(v, d[i - W + 1] + 1);
+      }
+      d[i] = v;
+    }
+  for (let y = H - 1; y >= 0; y--)
+    for (let x = W - 1; x >= 0; x--) {
+      const i = y * W + x;
+      let v = d[i];
+      if (v === 0) continue;
+      if (x < W - 1) v = Math.min(v, d[i + 1] + 1);
+      if (y < H - 1) {
+        v = Math.min(v, d[i + W] + 1);
+        if (x < W - 1) v = Math.min(v, d[i + W + 1] + 1);
+        if (x > 0) v = Math.min(v, d[i + W - 1] + 1);
+      }
+      d[i] = v;
+    }
+  return d;
+}
+
+/**
+ * The tension system (tension x L + L^2 over the unknown pixels, L the 4-neighbour Laplacian
+ * with reflecting borders): L is applied on the unknown pixels and their neighbours (the set
+ * S; `pix` lists the N unknown pixels first, then the ring), and L again on the unknown ones.
+ * The known pixels' part (L and L^2 of the image with its holes at zero) goes to the
+ * right-hand side; it reads known pixels up to 2 pixels from a hole, never an unknown one.
+ */
+function tensionOperator(out: Float32Array, W: number, H: number, C: number, known: Uint8Array, N: number, tension: number): Operator {
+  const index = new Int32Array(W * H).fill(-1);
+  const list: number[] = [];
+  for (let i = 0; i < W * H; i++) if (!known[i]) (index[i] = list.length), list.push(i);
+  const neighbours = (i: number, f: (j: number) => void) => {
+    const px = i % W;
+    const py = (i - px) / W;
+    if (px > 0) f(i - 1);
+    if (px < W - 1) f(i + 1);
+    if (py > 0) f(i - W);
+    if (py < H - 1) f(i + W);
+  };
+  for (let k = 0; k < N; k++)
+    neighbours(list[k], (j) => {
+      if (index[j] < 0) (index[j] = list.length), list.push(j);
+    });
+  const M = list.length;
+  const all = Int32Array.from(list);
+  // Per pixel of S: its degree and its neighbours' S indices (-1: outside S or the image).
+  const deg = new Float64Array(M);
+  const nb = new Int32Array(M * 4).fill(-1);
+  for (let s = 0; s < M; s++) {
+    let t = 0;
+    neighbours(all[s], (j) => {
+      deg[s]++;
+      nb[s * 4 + t++] = index[j];
+    });
+  }
+  // Right-hand side: -(tension t0 + L t0) on the unknown pixels, t0 = L z, z = the image with its holes at zero.
+  const t0 = new Float64Array(M * C);
+  for (let s = 0; s < M; s++) {
+    const i = all[s];
+    for (let c = 0; c < C; c++) {
+      let v = known[i] ? deg[s] * out[i * C + c] : 0;
+      neighbours(i, (j) => {
+        if (known[j]) v -= out[j * C + c];
+      });
+      t0[s * C + c] = v;
+    }
+  }
+  const rhs = new Float64Array(N * C);
+  const diag = new Float64Array(N);
+  for (let k = 0; k < N; k++) {
+    diag[k] = tension * deg[k] + deg[k] * deg[k] + deg[k];
+    for (let c = 0; c < C; c++) {
+      let v = (tension + deg[k]) * t0[k * C + c];
+      for (let q = 0; q < 4; q++) {
+        const j = nb[k * 4 + q];
+        if (j >= 0) v -= t0[j * C + c];
+      }
+      rhs[k * C + c] = -v;
+    }
+  }
+  const t = new Float64Array(M * C);
+  // Neighbours that are unknown pixels (indices under N), for the first product.
+  const nbU = Int32Array.from(nb, (j) => (j < N ? j : -1));
+  const apply = (v: Float64Array, dst: Float64Array, dot: Float64Array | null) => {
+    // t = L v on S (v is zero outside the unknown pixels, which come first in S).
+    for (let s = 0; s < M; s++) {
+      const d = s < N ? deg[s] : 0;
+      const j0 = nbU[s * 4];
+      const j1 = nbU[s * 4 + 1];
+      const j2 = nbU[s * 4 + 2];
+      const j3 = nbU[s * 4 + 3];
+      for (let c = 0; c < C; c++) {
+        let a = d > 0 ? d * v[s * C + c] : 0;
+        if (j0 >= 0) a -= v[j0 * C + c];
+        if (j1 >= 0) a -= v[j1 * C + c];
+        if (j2 >= 0) a -= v[j2 * C + c];
+        if (j3 >= 0) a -= v[j3 * C + c];
+        t[s * C + c] = a;
+      }
+    }
+    for (let k = 0; k < N; k++) {
+      const e = tension + deg[k];
+      const j0 = nb[k * 4];
+      const j1 = nb[k * 4 + 1];
+      const j2 = nb[k * 4 + 2];
+      const j3 = nb[k * 4 + 3];
+      for (let c = 0; c < C; c++) {
+        let a = e * t[k * C + c];
+        if (j0 >= 0) a -= t[j0 * C + c];
+        if (j1 >= 0) a -= t[j1 * C + c];
+        if (j2 >= 0) a -= t[j2 * C + c];
+        if (j3 >= 0) a -= t[j3 * C + c];
+        dst[k * C + c] = a;
+      }
+    }
+    if (dot)
+      for (let c = 0; c < C; c++) {
+        let d = 0;
+        for (let m = c; m < N * C; m += C) d += v[m] * dst[m];
+        dot[c] += d;
+      }
+  };
+  return { pix: all.subarray(0, N), rhs, diag, apply };
+}
+
 /**
  * Jacobi-preconditioned conjugate gradients on `op`, in place on `x` (the start); the C
  * channels are C independent systems that share one loop over the pixels. Stops when every
@@ -344,24 +556,28 @@ function conjugateGradients(op: Operator, x: Float64Array, C: number, tol: numbe
     op.apply(p, q, pq);
     for (let c = 0; c < C; c++) alpha[c] = pq[c] > 0 ? rz[c] / pq[c] : 0;
     rzNew.fill(0);
-    for (let k = 0; k < N; k++) {
-      const inv = 1 / diag[k];
-      for (let c = 0; c < C; c++) {
-        const m = k * C + c;
-        x[m] += alpha[c] * p[m];
-        const rm = r[m] - alpha[c] * q[m];
-        r[m] = rm;
-        rzNew[c] += rm * rm * inv;
+    if (C === 3) update3(N, diag, x, r, p, q, alpha, rzNew);
+    else
+      for (let k = 0; k < N; k++) {
+        const inv = 1 / diag[k];
+        for (let c = 0; c < C; c++) {
+          const m = k * C + c;
+          x[m] += alpha[c] * p[m];
+          const rm = r[m] - alpha[c] * q[m];
+          r[m] = rm;
+          rzNew[c] += rm * rm * inv;
+        }
       }
-    }
     for (let c = 0; c < C; c++) beta[c] = rz[c] > 0 ? rzNew[c] / rz[c] : 0;
-    for (let k = 0; k < N; k++) {
-      const inv = 1 / diag[k];
-      for (let c = 0; c < C; c++) {
-        const m = k * C + c;
-        p[m] = r[m] * inv + beta[c] * p[m];
+    if (C === 3) direction3(N, diag, r, p, beta);
+    else
+      for (let k = 0; k < N; k++) {
+        const inv = 1 / diag[k];
+        for (let c = 0; c < C; c++) {
+          const m = k * C + c;
+          p[m] = r[m] * inv + beta[c] * p[m];
+        }
       }
-    }
     rz.set(rzNew);
   }
 }
