@@ -181,7 +181,7 @@ export interface HoleMask {
 export interface InpaintOptions extends ModelOptions {
   /** Window stride in patches (default: half a window). */
   stride?: number;
-  /** Tension of the spline fill whose correction of the harmonic fill is added to the model's output (default 1; 0: the model's output alone). */
+  /** Tension of the spline fill whose correction of the harmonic fill is added to the model's output (default 0: the model's output alone; 1 smooths the fill's start at the border). */
   tension?: number;
   onProgress?: (done: number, total: number, pass: number, passes: number) => void;
 }

@@ -181,13 +181,13 @@ describe('inpaint', () => {
     expect(changed).toBeGreaterThan(0);
   });
 
-  it('with an identity model the result is the pixel-level tension-spline fill, or the harmonic fill with tension 0 (known pixels of touched patches inform the hint)', () => {
+  it('with an identity model the result is the pixel-level harmonic fill, or the tension-spline fill with tension 1 (known pixels of touched patches inform the hint)', () => {
     const img = testImage(96, 80, 4);
     const holes = makeMask('strokes', 96, 80, 9);
     const maxDiff = (a: RgbImage, b: RgbImage) => a.data.reduce((m, v, i) => Math.max(m, Math.abs(v - b.data[i])), 0);
-    expect(maxDiff(inpaint(identity, img, holes, { tension: 0 }), harmonicInpaint(img, holes))).toBeLessThanOrEqual(1);
+    expect(maxDiff(inpaint(identity, img, holes), harmonicInpaint(img, holes))).toBeLessThanOrEqual(1);
     const spline = tensionInpaint(img, holes);
-    expect(maxDiff(inpaint(identity, img, holes), spline)).toBeLessThanOrEqual(1);
+    expect(maxDiff(inpaint(identity, img, holes, { tension: 1 }), spline)).toBeLessThanOrEqual(1);
     // The two fills differ: the option does something.
     expect(maxDiff(spline, harmonicInpaint(img, holes))).toBeGreaterThan(2);
     expect(() => inpaint(identity, img, holes, { tension: -1 })).toThrow('tension must be a number from 0 up (0: no spline correction), got -1');
@@ -239,14 +239,14 @@ describe('mae inpaint (compiled CLI)', () => {
     expect(fs.readdirSync(path.dirname(out))).toEqual(['filled.png']);
   });
 
-  it('takes --tension (0: the model output alone) and rejects a bad one in one line, writing nothing', async () => {
+  it('takes --tension (the default 0: the model output alone) and rejects a bad one in one line, writing nothing', async () => {
     const holes = makeMask('strokes', 100, 80, 2);
     const mask = path.join(tmp, 'tension-mask.png');
     await png(mask, maskImage(holes, 100, 80));
     const read = async (f: string) => (await sharp(f).raw().toBuffer({ resolveWithObject: true })).data;
     const outs = ['t0.png', 't1.png'].map((f) => path.join(tmp, f));
-    expect(run(photo, '--mask', mask, '-o', outs[0], '--model', identityDir, '--tension', '0').status).toBe(0);
-    expect(run(photo, '--mask', mask, '-o', outs[1], '--model', identityDir).status).toBe(0);
+    expect(run(photo, '--mask', mask, '-o', outs[0], '--model', identityDir).status).toBe(0);
+    expect(run(photo, '--mask', mask, '-o', outs[1], '--model', identityDir, '--tension', '1').status).toBe(0);
     const [a, b] = await Promise.all(outs.map(read));
     expect(Buffer.compare(a, b)).not.toBe(0);
     const bad = path.join(tmp, 'never-tension.png');

@@ -26,7 +26,7 @@ export default class Inpaint extends MaeCommand {
     'The masked pixels of the photo are never read. The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
     "an existing output is only replaced with --force. The photo (or the mask) can be '-' for standard input, and -o - writes to standard output.";
 
-  static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png', '<%= config.bin %> inpaint photo.png --mask mask.png -o model-only.png --tension 0'];
+  static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png', '<%= config.bin %> inpaint photo.png --mask mask.png -o smoother.png --tension 1'];
 
   static args = {
     image: Args.string({ description: 'photo to repair', required: true }),
@@ -37,7 +37,7 @@ export default class Inpaint extends MaeCommand {
     output: Flags.string({ char: 'o', description: 'output image, or - for standard output (PNG, or --format)', required: true }),
     format: formatFlag,
     stride: Flags.integer({ description: 'window stride in patches (default: half a window)', min: 1 }),
-    tension: Flags.string({ description: 'tension of the spline fill whose correction of the harmonic fill is added to the model output (default 1; 0 turns it off)' }),
+    tension: Flags.string({ description: 'tension of the spline fill whose correction of the harmonic fill is added to the model output (default 0: off; try 1)' }),
     force: forceFlag,
     model: modelFlag,
     backend: backendFlag,

@@ -5,9 +5,9 @@
  * every patch touched by a hole is rebuilt by the model from the other patches, the known
  * pixels are copied to the output unchanged, and the seam is blended.
  *
- * The model corrects the harmonic fill it was trained with; the correction that the tension
- * spline (src/image/fill.ts) makes to the harmonic fill near a hole's border is added to its
- * output (the `tension` option).
+ * The model corrects the harmonic fill it was trained with; with the `tension` option, the
+ * correction that the tension spline (src/image/fill.ts) makes to the harmonic fill near a
+ * hole's border is added to its output (off by default: no robust gain, docs/MODEL.md).
  *
  * Deep holes (where the model's windows would see nothing visible) are filled progressively:
  * the patches nearest the known pixels first, then the model runs again with those treated as
@@ -46,7 +46,8 @@ export interface InpaintOptions {
   seam?: SeamMode;
   /**
    * Tension of the spline fill whose difference from the harmonic fill is added to the
-   * model's output in the holes (0: none, the model's output as it is).
+   * model's output in the holes (0, the default: none, the model's output as it is; 1 is the
+   * tension measured in docs/MODEL.md).
    */
   tension?: number;
   /** Width (pixels) of the seam blend. */
@@ -60,11 +61,11 @@ export interface InpaintOptions {
  * blending on every mask kind (feathering into the hint gained less); progressive filling of
  * deep holes, one ring of patches per pass, gained 0.18 dB on boxes (6 of 8 images better)
  * while on shallow holes it lost up to 0.13 dB, hence the depth gate. The tension spline's
- * correction (session 13, the shipped model, 8 held-out training images, the bench's masks):
- * +0.10 / +0.07 / +0.12 / +0.02 dB on 16-pixel patches over 25% / 50%, strokes and boxes
- * (tension 1 within 8 pixels of the border; tension 0.5 and 2 scored lower on 4 of them).
+ * correction stays off by default (session 13, the shipped model, tension 1): on all 21
+ * held-out training images it gained +0.04 / +0.01 / +0.08 / +0.00 dB on 16-pixel patches over
+ * 25% / 50%, strokes and boxes, within the spread between images (docs/MODEL.md).
  */
-export const INPAINT_DEFAULTS = { progressive: true, ringPatches: 1, maxPasses: 4, seam: 'offset' as SeamMode, seamPixels: 16, tension: 1 };
+export const INPAINT_DEFAULTS = { progressive: true, ringPatches: 1, maxPasses: 4, seam: 'offset' as SeamMode, seamPixels: 16, tension: 0 };
 
 export class InpaintError extends Error {}
 
