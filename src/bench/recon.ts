@@ -4,7 +4,7 @@
  * and SSIM of the whole composite, seconds per image.
  */
 import * as path from 'node:path';
-import { harmonicFillSolved } from '../image/fill';
+import { harmonicFillSolved, hintFill, tensionFillSolved } from '../image/fill';
 import { listImages, readRgb, RgbImage } from '../image/io';
 import { pixelKnownMask } from '../image/patchify';
 import { psnr } from '../metrics/psnr';
@@ -71,16 +71,28 @@ export async function benchRecon(o: ReconOptions): Promise<ReconRow[]> {
   const runner = await MaeRunner.load(o.model, o.backend, { threads: o.threads });
   const p = runner.config.patchSize;
   const cv = await loadOpenCv();
+  const mae = (img: RgbImage, removed: Uint8Array) => {
+    const f = padImage(toFloat(img), p, runner.config.windowSize);
+    const fullRemoved = padRemoved(removed, img, f.width, f.height, p);
+    return cropImage(runner.run(f, fullRemoved, { stride: o.stride }), img.width, img.height);
+  };
   const methods: [string, Method][] = [
+    ['mae', (img, _holes, removed) => toRgb(mae(img, removed))],
     [
-      'mae',
-      (img, _holes, removed) => {
-        const f = padImage(toFloat(img), p, runner.config.windowSize);
-        const fullRemoved = padRemoved(removed, img, f.width, f.height, p);
-        return toRgb(cropImage(runner.run(f, fullRemoved, { stride: o.stride }), img.width, img.height));
+      // The model's output plus the tension spline's correction of the hint it was given (as `mae inpaint --tension 1`).
+      'mae + spline correction',
+      (img, holes, removed) => {
+        const out = mae(img, removed);
+        const f = toFloat(img);
+        const known = holes.map((h) => (h ? 0 : 1));
+        const base = hintFill(runner.config.hint, f.data, img.width, img.height, 3, known);
+        const spline = tensionFillSolved(f.data, img.width, img.height, 3, known);
+        for (let i = 0; i < holes.length; i++) if (holes[i]) for (let c = 0; c < 3; c++) out.data[i * 3 + c] += spline[i * 3 + c] - base[i * 3 + c];
+        return toRgb(out);
       },
     ],
     ['interp (harmonic)', (img, holes) => fillHoles(img, holes, harmonicFillSolved)],
+    ['interp (tension spline)', (img, holes) => fillHoles(img, holes, (d, w, h, c, k) => tensionFillSolved(d, w, h, c, k))],
   ];
   if (cv) {
     methods.push(['opencv telea', (img, holes) => cvInpaint(cv, img, holes, 'telea')]);
