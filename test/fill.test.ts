@@ -175,6 +175,13 @@ describe('tensionFillSolved', () => {
     expect(Array.from(tensionFillSolved(img, W, H, 3, new Uint8Array(W * H).fill(1)))).toEqual(Array.from(img));
     expect(() => tensionFillSolved(img, W, H, 3, known, { tension: 0 })).toThrow(/tension must be a positive number/);
     expect(() => tensionFillSolved(img, W, H, 3, known, { band: 0.5 })).toThrow(/band must be a positive integer/);
+    // Given the harmonic fill it would start from, it gives the same result and leaves that fill as it was.
+    const harmonic = harmonicFillSolved(img, W, H, 3, known);
+    const before = Float32Array.from(harmonic);
+    const plain = tensionFillSolved(img, W, H, 3, known);
+    expect(Buffer.from(tensionFillSolved(img, W, H, 3, known, { harmonic }).buffer).equals(Buffer.from(plain.buffer))).toBe(true);
+    expect(Buffer.from(harmonic.buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    expect(() => tensionFillSolved(img, W, H, 3, known, { harmonic: new Float32Array(5) })).toThrow(/harmonic fill has 5 values/);
     expect(() => tensionFillSolved(img, W, H - 1, 3, known)).toThrow(/expected/);
   });
 });

@@ -50,7 +50,7 @@ export function harmonicInpaint(img: RgbImage, holes: Uint8Array): RgbImage {
 
 /** The tension-spline fill of the holes (tensionFillSolved's defaults: tension 1 within 8 pixels of the border). */
 export function tensionInpaint(img: RgbImage, holes: Uint8Array): RgbImage {
-  return fillHoles(img, holes, (d, w, h, c, k) => tensionFillSolved(d, w, h, c, k));
+  return fillHoles(img, holes, tensionFillSolved);
 }
 
 export async function benchInpaint(o: InpaintBenchOptions): Promise<InpaintRow[]> {

@@ -4,7 +4,7 @@
  * and SSIM of the whole composite, seconds per image.
  */
 import * as path from 'node:path';
-import { harmonicFillSolved, hintFill, tensionFillSolved } from '../image/fill';
+import { addTensionCorrection, harmonicFillSolved, hintFill, tensionFillSolved } from '../image/fill';
 import { listImages, readRgb, RgbImage } from '../image/io';
 import { pixelKnownMask } from '../image/patchify';
 import { psnr } from '../metrics/psnr';
@@ -86,13 +86,12 @@ export async function benchRecon(o: ReconOptions): Promise<ReconRow[]> {
         const f = toFloat(img);
         const known = holes.map((h) => (h ? 0 : 1));
         const base = hintFill(runner.config.hint, f.data, img.width, img.height, 3, known);
-        const spline = tensionFillSolved(f.data, img.width, img.height, 3, known);
-        for (let i = 0; i < holes.length; i++) if (holes[i]) for (let c = 0; c < 3; c++) out.data[i * 3 + c] += spline[i * 3 + c] - base[i * 3 + c];
+        addTensionCorrection(out.data, f.data, img.width, img.height, 3, known, base, runner.config.hint, 1);
         return toRgb(out);
       },
     ],
     ['interp (harmonic)', (img, holes) => fillHoles(img, holes, harmonicFillSolved)],
-    ['interp (tension spline)', (img, holes) => fillHoles(img, holes, (d, w, h, c, k) => tensionFillSolved(d, w, h, c, k))],
+    ['interp (tension spline)', (img, holes) => fillHoles(img, holes, tensionFillSolved)],
   ];
   if (cv) {
     methods.push(['opencv telea', (img, holes) => cvInpaint(cv, img, holes, 'telea')]);

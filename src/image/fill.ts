@@ -170,15 +170,25 @@ export function harmonicFillSolved(img: Float32Array, width: number, height: num
  * harmonicFillSolved. The two differ near the border: unknown pixels more than `band` pixels
  * (default 8) from every known one keep the harmonic fill and bound the system as known
  * pixels do, so a large hole costs the solver its rim only. Known pixels are copied, and
- * unknown pixels' values are never read. Tension 1 by default.
+ * unknown pixels' values are never read. Tension 1 by default. `harmonic`: the caller's
+ * harmonicFillSolved of the same image and mask with the same solver options, if it has it
+ * (it is not solved again; it is not modified).
  */
-export function tensionFillSolved(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, opts: SolveOptions & { tension?: number; band?: number } = {}): Float32Array {
+export function tensionFillSolved(
+  img: Float32Array,
+  width: number,
+  height: number,
+  channels: number,
+  known: Uint8Array,
+  opts: SolveOptions & { tension?: number; band?: number; harmonic?: Float32Array } = {},
+): Float32Array {
   checkSizes(img, width, height, channels, known);
   const tension = opts.tension ?? 1;
   if (!(Number.isFinite(tension) && tension > 0)) throw new RangeError(`tension must be a positive number, got ${String(opts.tension)}`);
   const band = opts.band ?? 8;
   if (!(Number.isInteger(band) && band >= 1)) throw new RangeError(`band must be a positive integer, got ${String(opts.band)}`);
-  const out = harmonicFillSolved(img, width, height, channels, known, opts);
+  if (opts.harmonic && opts.harmonic.length !== img.length) throw new RangeError(`harmonic fill has ${opts.harmonic.length} values, expected ${img.length}`);
+  const out = opts.harmonic ? Float32Array.from(opts.harmonic) : harmonicFillSolved(img, width, height, channels, known, opts);
   // Unknown pixels deeper than the band keep the harmonic fill and bound the system like known ones.
   const fixed = Uint8Array.from(known);
   const depth = holeDepth(known, width, height, band);
@@ -193,6 +203,18 @@ export function tensionFillSolved(img: Float32Array, width: number, height: numb
   conjugateGradients(op, x, C, opts.tolerance ?? 2e-5, opts.maxIterations ?? 200);
   for (let k = 0; k < n; k++) for (let c = 0; c < C; c++) out[op.pix[k] * C + c] = x[k * C + c];
   return out;
+}
+
+/**
+ * Adds to `out`, at the unknown pixels, the tension spline's correction of `hint`, the fill of
+ * kind `kind` that a model was given (spline minus hint): the model corrects the hint it was
+ * trained with, not the spline. A solved hint is the spline's own start, so it is not solved
+ * again.
+ */
+export function addTensionCorrection(out: Float32Array, img: Float32Array, width: number, height: number, channels: number, known: Uint8Array, hint: Float32Array, kind: HintKind, tension: number): void {
+  const spline = tensionFillSolved(img, width, height, channels, known, { tension, harmonic: kind === 'solved' ? hint : undefined });
+  const C = channels;
+  for (let i = 0; i < width * height; i++) if (!known[i]) for (let c = 0; c < C; c++) out[i * C + c] += spline[i * C + c] - hint[i * C + c];
 }
 
 function checkSizes(img: Float32Array, width: number, height: number, channels: number, known: Uint8Array): void {

@@ -13,7 +13,7 @@
  * the patches nearest the known pixels first, then the model runs again with those treated as
  * visible, working inwards.
  */
-import { hintFill, tensionFillSolved } from '../image/fill';
+import { addTensionCorrection, hintFill } from '../image/fill';
 import { RgbImage } from '../image/io';
 import { MaeConfig } from '../model/config';
 import { cropImage, FloatImage, padImage, sharedFloats } from '../model/runner';
@@ -207,7 +207,6 @@ function runModel(
 ): { model: Float32Array; hint: Float32Array } {
   const { patchSize: p, windowSize: S } = runner.config;
   const hint = hintFill(runner.config.hint, values, W, H, 3, known);
-  const spline = tension > 0 ? tensionFillSolved(values, W, H, 3, known, { tension }) : null;
   let x0 = W;
   let y0 = H;
   let x1 = 0;
@@ -249,7 +248,6 @@ function runModel(
   const model = target;
   model.set(hint);
   for (let y = 0; y < h; y++) model.set(res.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * W + x0) * 3);
-  // The spline's correction of the harmonic fill, which the model (given the harmonic fill as its hint) does not make.
-  if (spline) for (let i = 0; i < W * H; i++) if (!known[i]) for (let c = 0; c < 3; c++) model[i * 3 + c] += spline[i * 3 + c] - hint[i * 3 + c];
+  if (tension > 0) addTensionCorrection(model, values, W, H, 3, known, hint, runner.config.hint, tension);
   return { model, hint };
 }
