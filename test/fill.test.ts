@@ -98,6 +98,19 @@ describe('harmonicFillSolved', () => {
     expect(() => harmonicFillSolved(img, 16, 16, 3, new Uint8Array(10))).toThrow(/mask has 10 values, expected 256/);
   });
 
+  it('solves each channel alike: one channel alone is that channel of three equal ones (the 3-channel fast path and the general loops agree)', () => {
+    const W = 40;
+    const H = 36;
+    const { img, known } = scene(W, H, 0.6, 11);
+    const grey = Float32Array.from({ length: W * H }, (_, i) => img[i * 3]);
+    const three = Float32Array.from({ length: W * H * 3 }, (_, m) => grey[Math.floor(m / 3)]);
+    for (const fill of [harmonicFillSolved, tensionFillSolved]) {
+      const one = fill(grey, W, H, 1, known);
+      const all = fill(three, W, H, 3, known);
+      expect(Array.from(one)).toEqual(Array.from({ length: W * H }, (_, i) => all[i * 3]));
+    }
+  });
+
   it('hintFill picks the fill a model was trained with', () => {
     const { img, known } = scene(40, 40, 0.75, 2);
     expect(Array.from(hintFill('solved', img, 40, 40, 3, known))).toEqual(Array.from(harmonicFillSolved(img, 40, 40, 3, known)));
