@@ -397,9 +397,13 @@ function collab1Func() {
   const L = (e) => `(i32.shl ${e} (i32.const 2))`;
   const ld = (name) => `(local.get $${name})`;
   const rowBytes = L('(i32.add (local.get $Wd) (i32.const 16))');
-  // Distance sums in a fixed tree order: ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)).
-  const e = (r) => `(v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const ${r}) (local.get $rb))))`;
-  const tree = `(f32x4.add (f32x4.add (f32x4.add ${e(0)} ${e(1)}) (f32x4.add ${e(2)} ${e(3)})) (f32x4.add (f32x4.add ${e(4)} ${e(5)}) (f32x4.add ${e(6)} ${e(7)})))`;
+  // One row of squared differences at pa, pb into $x; step: that, then both pointers a plane row down.
+  const sq = '(f32x4.mul (local.tee $x (f32x4.sub (v128.load (local.get $pa)) (v128.load (local.get $pb)))) (local.get $x))';
+  const step = `(local.set $x ${sq}) (local.set $pa (i32.add (local.get $pa) (local.get $wb))) (local.set $pb (i32.add (local.get $pb) (local.get $wb)))`;
+  // The down sums c at the v-th vector from pa (Q at row r + Q at row r + 4); s1 / s2: lanes 1..4 / 2..5 of (a, b).
+  const col = (v) => `(f32x4.add (v128.load offset=${16 * v} (local.get $pa)) (v128.load offset=${16 * v} (local.get $pb)))`;
+  const s1 = (a, b) => `(i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $${a}) (local.get $${b}))`;
+  const s2 = (a, b) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $${a}) (local.get $${b}))`;
   return `  (func (export "collab1") (param $oN i32) (param $oP i32) (param $oY i32) (param $oA i32) (param $oW i32) (param $oS i32)
     (param $Wd i32) (param $nx i32) (param $ny i32) (param $R i32) (param $K i32) (param $hard i32) (param $tau f32) (param $thr0 f32) (param $s2 f32)
     (param $oRows i32) (param $nRows i32) (param $oRefs i32) (param $nRefs i32)
@@ -408,6 +412,8 @@ function collab1Func() {
     (local $dx i32) (local $x0 i32) (local $x1 i32) (local $u i32) (local $u1 i32) (local $r i32) (local $rx i32) (local $row i32)
     (local $pa i32) (local $pb i32) (local $pd i32) (local $pbb i32) (local $m i32) (local $i i32) (local $gn i32) (local $cb i32)
     (local $d f32) (local $acc v128) (local $x v128)
+    (local $tlo i32) (local $thi i32) (local $wb i32) (local $ep v128) (local $r2 v128) (local $r3 v128) (local $pn v128) (local $vc v128) (local $p2a v128) (local $p2b v128) (local $p2c v128) (local $p4a v128) (local $p4b v128)
+    (local.set $wb ${L('(local.get $Wd)')})
     (local.set $y0 (i32.load ${ld('oRows')}))
     (local.set $span (i32.add (i32.sub (i32.load (i32.add ${ld('oRows')} ${L('(i32.sub (local.get $nRows) (i32.const 1))')})) ${ld('y0')}) (i32.const 8)))
     (local.set $rb ${rowBytes})
@@ -444,30 +450,53 @@ function collab1Func() {
           (local.set $x1 (select (i32.sub (i32.sub ${ld('nx')} (i32.const 1)) ${ld('dx')}) (i32.sub ${ld('nx')} (i32.const 1)) (i32.ge_s ${ld('dx')} (i32.const 0))))
           (if (i32.gt_s ${ld('x0')} ${ld('x1')}) (then (br $xc)))
           (local.set $u1 (i32.add ${ld('x1')} (i32.const 8)))
-          ;; Squared differences, rows y0 .. y0 + span - 1 whose moved row is inside the plane, columns x0 .. x1 + 7.
-          ${loop('e', 't', '(i32.const 0)', '(local.get $span)', '(i32.const 1)', `
-            (local.set $jy (i32.add (i32.add ${ld('y0')} ${ld('t')}) ${ld('dy')}))
-            (if (i32.or (i32.lt_s ${ld('jy')} (i32.const 0)) (i32.ge_s ${ld('jy')} (i32.add ${ld('ny')} (i32.const 7)))) (then (br $ec)))
-            (local.set $pa (i32.add ${ld('oY')} ${L('(i32.mul (i32.add (local.get $y0) (local.get $t)) (local.get $Wd))')}))
-            (local.set $pb (i32.add ${ld('oY')} ${L('(i32.add (i32.mul (local.get $jy) (local.get $Wd)) (local.get $dx))')}))
-            (local.set $pd (i32.add ${ld('oE')} (i32.mul ${ld('t')} ${ld('rb')})))
-            ${loop('u', 'u', '(local.get $x0)', '(local.get $u1)', '(i32.const 4)', `
-              (local.set $x (f32x4.sub (v128.load (i32.add ${ld('pa')} ${L('(local.get $u)')})) (v128.load (i32.add ${ld('pb')} ${L('(local.get $u)')}))))
-              (v128.store (i32.add ${ld('pd')} ${L('(local.get $u)')}) (f32x4.mul ${ld('x')} ${ld('x')}))`)}`, true)}
+          ;; Rows tlo .. thi - 1 (from y0) have their moved row inside the plane; a reference needs 8 of them.
+          (local.set $t (i32.add ${ld('y0')} ${ld('dy')}))
+          (local.set $tlo (select (i32.const 0) (i32.sub (i32.const 0) ${ld('t')}) (i32.ge_s ${ld('t')} (i32.const 0))))
+          (local.set $thi (select ${ld('span')} (i32.sub (i32.add ${ld('ny')} (i32.const 7)) ${ld('t')}) (i32.le_s ${ld('span')} (i32.sub (i32.add ${ld('ny')} (i32.const 7)) ${ld('t')}))))
+          (if (i32.lt_s (i32.sub ${ld('thi')} ${ld('tlo')}) (i32.const 8)) (then (br $xc)))
+          ;; Columns x0 .. x1 + 7, 4 at a time, each down its rows: the squared differences e, and at
+          ;; row t - 3 the first half of the tree of 8 rows, Q = (e[t-3] + e[t-2]) + (e[t-1] + e[t]).
+          ${loop('e', 'u', '(local.get $x0)', '(local.get $u1)', '(i32.const 4)', `
+            (local.set $pa (i32.add ${ld('oY')} ${L('(i32.add (i32.mul (i32.add (local.get $y0) (local.get $tlo)) (local.get $Wd)) (local.get $u))')}))
+            (local.set $pb (i32.add ${ld('oY')} ${L('(i32.add (i32.mul (i32.add (i32.add (local.get $y0) (local.get $tlo)) (local.get $dy)) (local.get $Wd)) (i32.add (local.get $u) (local.get $dx)))')}))
+            (local.set $pd (i32.add (i32.add ${ld('oE')} (i32.mul ${ld('tlo')} ${ld('rb')})) ${L('(local.get $u)')}))
+            ${step}
+            (local.set $ep ${ld('x')})
+            ${step}
+            (local.set $r3 (f32x4.add ${ld('ep')} ${ld('x')})) (local.set $ep ${ld('x')})
+            ${step}
+            (local.set $r2 (f32x4.add ${ld('ep')} ${ld('x')})) (local.set $ep ${ld('x')})
+            ${loop('t', 't', '(i32.add (local.get $tlo) (i32.const 3))', '(local.get $thi)', '(i32.const 1)', `
+              ${step}
+              (local.set $pn (f32x4.add ${ld('ep')} ${ld('x')})) (local.set $ep ${ld('x')})
+              (v128.store ${ld('pd')} (f32x4.add ${ld('r3')} ${ld('pn')}))
+              (local.set $pd (i32.add ${ld('pd')} ${ld('rb')}))
+              (local.set $r3 ${ld('r2')}) (local.set $r2 ${ld('pn')})`)}`)}
           ${loop('w', 'i', '(i32.const 0)', '(local.get $nRows)', '(i32.const 1)', `
             (local.set $iy (i32.load (i32.add ${ld('oRows')} ${L('(local.get $i)')})))
             (local.set $jy (i32.add ${ld('iy')} ${ld('dy')}))
             (if (i32.or (i32.lt_s ${ld('jy')} (i32.const 0)) (i32.ge_s ${ld('jy')} ${ld('ny')})) (then (br $wc)))
-            ;; Down 8 rows, columns x0 .. x1 + 7.
-            ${loop('c', 'u', '(local.get $x0)', '(local.get $u1)', '(i32.const 4)', `
-              (local.set $pa (i32.add (i32.add ${ld('oE')} (i32.mul (i32.sub ${ld('iy')} ${ld('y0')}) ${ld('rb')})) ${L('(local.get $u)')}))
-              (v128.store (i32.add ${ld('oC')} ${L('(local.get $u)')}) ${tree})`)}
-            ;; Across 8 columns: the distance of the block at x to its candidate, x0 .. x1.
+            ;; Down 8 rows (Q at rows r and r + 4) and across 8 columns in the same tree, 4 references at a
+            ;; time: P2 = c[u] + c[u+1], P4 = P2[u] + P2[u+2], the distance P4[u] + P4[u+4] into H.
+            (local.set $pa (i32.add (i32.add ${ld('oE')} (i32.mul (i32.sub ${ld('iy')} ${ld('y0')}) ${ld('rb')})) ${L('(local.get $x0)')}))
+            (local.set $pb (i32.add ${ld('pa')} (i32.shl ${ld('rb')} (i32.const 2))))
+            (local.set $x ${col(0)})
+            (local.set $vc ${col(1)})
+            (local.set $p2a (f32x4.add ${ld('x')} ${s1('x', 'vc')}))
+            (local.set $x ${col(2)})
+            (local.set $p2b (f32x4.add ${ld('vc')} ${s1('vc', 'x')}))
+            (local.set $vc ${ld('x')})
+            (local.set $p4a (f32x4.add ${ld('p2a')} ${s2('p2a', 'p2b')}))
+            (local.set $pd (i32.add ${ld('oH')} ${L('(local.get $x0)')}))
             ${loop('h', 'u', '(local.get $x0)', '(i32.add (local.get $x1) (i32.const 1))', '(i32.const 4)', `
-              (local.set $pa (i32.add ${ld('oC')} ${L('(local.get $u)')}))
-              (v128.store (i32.add ${ld('oH')} ${L('(local.get $u)')})
-                (f32x4.add (f32x4.add (f32x4.add (v128.load ${ld('pa')}) (v128.load offset=4 ${ld('pa')})) (f32x4.add (v128.load offset=8 ${ld('pa')}) (v128.load offset=12 ${ld('pa')})))
-                  (f32x4.add (f32x4.add (v128.load offset=16 ${ld('pa')}) (v128.load offset=20 ${ld('pa')})) (f32x4.add (v128.load offset=24 ${ld('pa')}) (v128.load offset=28 ${ld('pa')})))))`)}
+              (local.set $x ${col(3)})
+              (local.set $p2c (f32x4.add ${ld('vc')} ${s1('vc', 'x')}))
+              (local.set $vc ${ld('x')})
+              (local.set $p4b (f32x4.add ${ld('p2b')} ${s2('p2b', 'p2c')}))
+              (v128.store ${ld('pd')} (f32x4.add ${ld('p4a')} ${ld('p4b')}))
+              (local.set $p2b ${ld('p2c')}) (local.set $p4a ${ld('p4b')})
+              (local.set $pa (i32.add ${ld('pa')} (i32.const 16))) (local.set $pb (i32.add ${ld('pb')} (i32.const 16))) (local.set $pd (i32.add ${ld('pd')} (i32.const 16)))`)}
             ;; The references under their limit, 4 columns at a time; each into its sorted list.
             (local.set $pl (i32.add ${ld('oLim')} ${L('(i32.mul (local.get $i) (local.get $nc))')}))
             ${loop('r', 'u', '(local.get $x0)', '(i32.add (local.get $x1) (i32.const 1))', '(i32.const 4)', `

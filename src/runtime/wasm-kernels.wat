@@ -338,6 +338,8 @@
     (local $dx i32) (local $x0 i32) (local $x1 i32) (local $u i32) (local $u1 i32) (local $r i32) (local $rx i32) (local $row i32)
     (local $pa i32) (local $pb i32) (local $pd i32) (local $pbb i32) (local $m i32) (local $i i32) (local $gn i32) (local $cb i32)
     (local $d f32) (local $acc v128) (local $x v128)
+    (local $tlo i32) (local $thi i32) (local $wb i32) (local $ep v128) (local $r2 v128) (local $r3 v128) (local $pn v128) (local $vc v128) (local $p2a v128) (local $p2b v128) (local $p2c v128) (local $p4a v128) (local $p4b v128)
+    (local.set $wb (i32.shl (local.get $Wd) (i32.const 2)))
     (local.set $y0 (i32.load (local.get $oRows)))
     (local.set $span (i32.add (i32.sub (i32.load (i32.add (local.get $oRows) (i32.shl (i32.sub (local.get $nRows) (i32.const 1)) (i32.const 2)))) (local.get $y0)) (i32.const 8)))
     (local.set $rb (i32.shl (i32.add (local.get $Wd) (i32.const 16)) (i32.const 2)))
@@ -396,26 +398,38 @@
           (local.set $x1 (select (i32.sub (i32.sub (local.get $nx) (i32.const 1)) (local.get $dx)) (i32.sub (local.get $nx) (i32.const 1)) (i32.ge_s (local.get $dx) (i32.const 0))))
           (if (i32.gt_s (local.get $x0) (local.get $x1)) (then (br $xc)))
           (local.set $u1 (i32.add (local.get $x1) (i32.const 8)))
-          ;; Squared differences, rows y0 .. y0 + span - 1 whose moved row is inside the plane, columns x0 .. x1 + 7.
-          (local.set $t (i32.const 0))
+          ;; Rows tlo .. thi - 1 (from y0) have their moved row inside the plane; a reference needs 8 of them.
+          (local.set $t (i32.add (local.get $y0) (local.get $dy)))
+          (local.set $tlo (select (i32.const 0) (i32.sub (i32.const 0) (local.get $t)) (i32.ge_s (local.get $t) (i32.const 0))))
+          (local.set $thi (select (local.get $span) (i32.sub (i32.add (local.get $ny) (i32.const 7)) (local.get $t)) (i32.le_s (local.get $span) (i32.sub (i32.add (local.get $ny) (i32.const 7)) (local.get $t)))))
+          (if (i32.lt_s (i32.sub (local.get $thi) (local.get $tlo)) (i32.const 8)) (then (br $xc)))
+          ;; Columns x0 .. x1 + 7, 4 at a time, each down its rows: the squared differences e, and at
+          ;; row t - 3 the first half of the tree of 8 rows, Q = (e[t-3] + e[t-2]) + (e[t-1] + e[t]).
+          (local.set $u (local.get $x0))
         (block $ed (loop $el
-          (br_if $ed (i32.ge_s (local.get $t) (local.get $span)))
-(block $ec
+          (br_if $ed (i32.ge_s (local.get $u) (local.get $u1)))
 
-            (local.set $jy (i32.add (i32.add (local.get $y0) (local.get $t)) (local.get $dy)))
-            (if (i32.or (i32.lt_s (local.get $jy) (i32.const 0)) (i32.ge_s (local.get $jy) (i32.add (local.get $ny) (i32.const 7)))) (then (br $ec)))
-            (local.set $pa (i32.add (local.get $oY) (i32.shl (i32.mul (i32.add (local.get $y0) (local.get $t)) (local.get $Wd)) (i32.const 2))))
-            (local.set $pb (i32.add (local.get $oY) (i32.shl (i32.add (i32.mul (local.get $jy) (local.get $Wd)) (local.get $dx)) (i32.const 2))))
-            (local.set $pd (i32.add (local.get $oE) (i32.mul (local.get $t) (local.get $rb))))
-            (local.set $u (local.get $x0))
-        (block $ud (loop $ul
-          (br_if $ud (i32.ge_s (local.get $u) (local.get $u1)))
+            (local.set $pa (i32.add (local.get $oY) (i32.shl (i32.add (i32.mul (i32.add (local.get $y0) (local.get $tlo)) (local.get $Wd)) (local.get $u)) (i32.const 2))))
+            (local.set $pb (i32.add (local.get $oY) (i32.shl (i32.add (i32.mul (i32.add (i32.add (local.get $y0) (local.get $tlo)) (local.get $dy)) (local.get $Wd)) (i32.add (local.get $u) (local.get $dx))) (i32.const 2))))
+            (local.set $pd (i32.add (i32.add (local.get $oE) (i32.mul (local.get $tlo) (local.get $rb))) (i32.shl (local.get $u) (i32.const 2))))
+            (local.set $x (f32x4.mul (local.tee $x (f32x4.sub (v128.load (local.get $pa)) (v128.load (local.get $pb)))) (local.get $x))) (local.set $pa (i32.add (local.get $pa) (local.get $wb))) (local.set $pb (i32.add (local.get $pb) (local.get $wb)))
+            (local.set $ep (local.get $x))
+            (local.set $x (f32x4.mul (local.tee $x (f32x4.sub (v128.load (local.get $pa)) (v128.load (local.get $pb)))) (local.get $x))) (local.set $pa (i32.add (local.get $pa) (local.get $wb))) (local.set $pb (i32.add (local.get $pb) (local.get $wb)))
+            (local.set $r3 (f32x4.add (local.get $ep) (local.get $x))) (local.set $ep (local.get $x))
+            (local.set $x (f32x4.mul (local.tee $x (f32x4.sub (v128.load (local.get $pa)) (v128.load (local.get $pb)))) (local.get $x))) (local.set $pa (i32.add (local.get $pa) (local.get $wb))) (local.set $pb (i32.add (local.get $pb) (local.get $wb)))
+            (local.set $r2 (f32x4.add (local.get $ep) (local.get $x))) (local.set $ep (local.get $x))
+            (local.set $t (i32.add (local.get $tlo) (i32.const 3)))
+        (block $td (loop $tl
+          (br_if $td (i32.ge_s (local.get $t) (local.get $thi)))
 
-              (local.set $x (f32x4.sub (v128.load (i32.add (local.get $pa) (i32.shl (local.get $u) (i32.const 2)))) (v128.load (i32.add (local.get $pb) (i32.shl (local.get $u) (i32.const 2))))))
-              (v128.store (i32.add (local.get $pd) (i32.shl (local.get $u) (i32.const 2))) (f32x4.mul (local.get $x) (local.get $x)))
-          (local.set $u (i32.add (local.get $u) (i32.const 4)))
-          (br $ul))))
+              (local.set $x (f32x4.mul (local.tee $x (f32x4.sub (v128.load (local.get $pa)) (v128.load (local.get $pb)))) (local.get $x))) (local.set $pa (i32.add (local.get $pa) (local.get $wb))) (local.set $pb (i32.add (local.get $pb) (local.get $wb)))
+              (local.set $pn (f32x4.add (local.get $ep) (local.get $x))) (local.set $ep (local.get $x))
+              (v128.store (local.get $pd) (f32x4.add (local.get $r3) (local.get $pn)))
+              (local.set $pd (i32.add (local.get $pd) (local.get $rb)))
+              (local.set $r3 (local.get $r2)) (local.set $r2 (local.get $pn))
           (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tl)))
+          (local.set $u (i32.add (local.get $u) (i32.const 4)))
           (br $el)))
           (local.set $i (i32.const 0))
         (block $wd (loop $wl
@@ -425,24 +439,29 @@
             (local.set $iy (i32.load (i32.add (local.get $oRows) (i32.shl (local.get $i) (i32.const 2)))))
             (local.set $jy (i32.add (local.get $iy) (local.get $dy)))
             (if (i32.or (i32.lt_s (local.get $jy) (i32.const 0)) (i32.ge_s (local.get $jy) (local.get $ny))) (then (br $wc)))
-            ;; Down 8 rows, columns x0 .. x1 + 7.
-            (local.set $u (local.get $x0))
-        (block $cd (loop $cl
-          (br_if $cd (i32.ge_s (local.get $u) (local.get $u1)))
-
-              (local.set $pa (i32.add (i32.add (local.get $oE) (i32.mul (i32.sub (local.get $iy) (local.get $y0)) (local.get $rb))) (i32.shl (local.get $u) (i32.const 2))))
-              (v128.store (i32.add (local.get $oC) (i32.shl (local.get $u) (i32.const 2))) (f32x4.add (f32x4.add (f32x4.add (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 0) (local.get $rb)))) (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 1) (local.get $rb))))) (f32x4.add (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 2) (local.get $rb)))) (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 3) (local.get $rb)))))) (f32x4.add (f32x4.add (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 4) (local.get $rb)))) (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 5) (local.get $rb))))) (f32x4.add (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 6) (local.get $rb)))) (v128.load offset=0 (i32.add (local.get $pa) (i32.mul (i32.const 7) (local.get $rb))))))))
-          (local.set $u (i32.add (local.get $u) (i32.const 4)))
-          (br $cl)))
-            ;; Across 8 columns: the distance of the block at x to its candidate, x0 .. x1.
+            ;; Down 8 rows (Q at rows r and r + 4) and across 8 columns in the same tree, 4 references at a
+            ;; time: P2 = c[u] + c[u+1], P4 = P2[u] + P2[u+2], the distance P4[u] + P4[u+4] into H.
+            (local.set $pa (i32.add (i32.add (local.get $oE) (i32.mul (i32.sub (local.get $iy) (local.get $y0)) (local.get $rb))) (i32.shl (local.get $x0) (i32.const 2))))
+            (local.set $pb (i32.add (local.get $pa) (i32.shl (local.get $rb) (i32.const 2))))
+            (local.set $x (f32x4.add (v128.load offset=0 (local.get $pa)) (v128.load offset=0 (local.get $pb))))
+            (local.set $vc (f32x4.add (v128.load offset=16 (local.get $pa)) (v128.load offset=16 (local.get $pb))))
+            (local.set $p2a (f32x4.add (local.get $x) (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $x) (local.get $vc))))
+            (local.set $x (f32x4.add (v128.load offset=32 (local.get $pa)) (v128.load offset=32 (local.get $pb))))
+            (local.set $p2b (f32x4.add (local.get $vc) (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $vc) (local.get $x))))
+            (local.set $vc (local.get $x))
+            (local.set $p4a (f32x4.add (local.get $p2a) (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $p2a) (local.get $p2b))))
+            (local.set $pd (i32.add (local.get $oH) (i32.shl (local.get $x0) (i32.const 2))))
             (local.set $u (local.get $x0))
         (block $hd (loop $hl
           (br_if $hd (i32.ge_s (local.get $u) (i32.add (local.get $x1) (i32.const 1))))
 
-              (local.set $pa (i32.add (local.get $oC) (i32.shl (local.get $u) (i32.const 2))))
-              (v128.store (i32.add (local.get $oH) (i32.shl (local.get $u) (i32.const 2)))
-                (f32x4.add (f32x4.add (f32x4.add (v128.load (local.get $pa)) (v128.load offset=4 (local.get $pa))) (f32x4.add (v128.load offset=8 (local.get $pa)) (v128.load offset=12 (local.get $pa))))
-                  (f32x4.add (f32x4.add (v128.load offset=16 (local.get $pa)) (v128.load offset=20 (local.get $pa))) (f32x4.add (v128.load offset=24 (local.get $pa)) (v128.load offset=28 (local.get $pa))))))
+              (local.set $x (f32x4.add (v128.load offset=48 (local.get $pa)) (v128.load offset=48 (local.get $pb))))
+              (local.set $p2c (f32x4.add (local.get $vc) (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $vc) (local.get $x))))
+              (local.set $vc (local.get $x))
+              (local.set $p4b (f32x4.add (local.get $p2b) (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $p2b) (local.get $p2c))))
+              (v128.store (local.get $pd) (f32x4.add (local.get $p4a) (local.get $p4b)))
+              (local.set $p2b (local.get $p2c)) (local.set $p4a (local.get $p4b))
+              (local.set $pa (i32.add (local.get $pa) (i32.const 16))) (local.set $pb (i32.add (local.get $pb) (i32.const 16))) (local.set $pd (i32.add (local.get $pd) (i32.const 16)))
           (local.set $u (i32.add (local.get $u) (i32.const 4)))
           (br $hl)))
             ;; The references under their limit, 4 columns at a time; each into its sorted list.
