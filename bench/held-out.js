@@ -2,7 +2,8 @@
  * The harness of the tuning scripts (wiener-tune.js, collab-tune.js): held-out TRAINING
  * images only (the images loadDataset holds out for validation: every 20th by name; the last
  * N of those; never cbsd68 or kodak24), whole images, Gaussian noise added to the float image
- * (seeded, not clipped), sigma given. Each script adds rows (setting, PSNR, seconds) per
+ * (seeded, not clipped), sigma given; with --grey, the images made grey and the noise the same
+ * in R, G and B. Each script adds rows (setting, PSNR, seconds) per
  * image and sigma; they are averaged over the images and printed as a table, or as JSON with
  * --json. Needs npm run build.
  */
@@ -25,17 +26,21 @@ const DATA = path.resolve(__dirname, '..', '..', 'shared', 'datasets', 'train');
 function heldOut(timeLabel, each) {
   const N = Number(opt('images', 4));
   const SIGMAS = opt('sigma', '15,25,50').split(',').map(Number);
+  const GREY = args.includes('--grey');
   (async () => {
     const runner = await MaeRunner.load(opt('model'), undefined, { threads: 2 });
     const files = listImages(DATA).filter((_, i) => i % 20 === 19).slice(-N);
     console.error(`model ${runner.modelId}; held-out images ${files.map((f) => path.basename(f)).join(', ')}`);
     const acc = new Map();
     for (const [fi, f] of files.entries()) {
-      const clean = await readRgb(f);
+      let clean = await readRgb(f);
+      // --grey: the image made grey (the rounded mean of R, G and B), the noise the same in the three channels.
+      if (GREY) clean = { ...clean, data: clean.data.map((_, k) => Math.round((clean.data[k - (k % 3)] + clean.data[k - (k % 3) + 1] + clean.data[k - (k % 3) + 2]) / 3)) };
       const cf = toFloat(clean);
       for (const sigma of SIGMAS) {
         const rng = new Rng(4242 + fi * 97 + sigma);
-        const noisy = { ...cf, data: cf.data.map((v) => v + (sigma / 255) * rng.normal()) };
+        let n = 0;
+        const noisy = { ...cf, data: cf.data.map((v, k) => v + (sigma / 255) * (GREY && k % 3 ? n : (n = rng.normal()))) };
         const add = (name, p, t = 0) => {
           const k = `${sigma}\t${name}`;
           const a = acc.get(k) ?? { sigma, name, psnr: 0, seconds: 0 };

@@ -8,7 +8,7 @@ import { decodeImage, encodeImage, inspect as inspectFile, modelInfo, needsModel
 import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
-import { checkRgb, decodeImageSource, encodeRgb, OUTPUT_FORMATS, RgbImage } from './image/io';
+import { checkRgb, decodeImageSource, encodeRgb, EncodeOptions, OUTPUT_FORMATS, RgbImage } from './image/io';
 import { checkHoles, checkTension, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
 import { defaultModelDir, MaeRunner } from './model/runner';
@@ -74,10 +74,10 @@ export async function toRawImage(image: ImageInput, name = 'image'): Promise<Raw
 }
 
 /** Encodes raw pixels as an image file's bytes (PNG by default; JPEG at quality 95; WebP and AVIF lossless). */
-export async function toImageBytes(image: RawImage, format: ImageFormat = 'png'): Promise<Buffer> {
+export async function toImageBytes(image: RawImage, format: ImageFormat = 'png', opts: EncodeOptions = {}): Promise<Buffer> {
   if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`unsupported image format '${String(format)}' (use ${OUTPUT_FORMATS.join(', ')})`);
   checkRgb(image);
-  return encodeRgb(image, format);
+  return encodeRgb(image, format, opts);
 }
 
 export interface CompressOptions extends ModelOptions {
@@ -155,6 +155,8 @@ export interface DenoisedImage extends RawImage {
   /** Sigma used (0..255 scale). */
   sigma: number;
   sigmaEstimated: boolean;
+  /** Denoised as a grey image (every input pixel R = G = B; the noise then the same in the three channels): the output is exactly grey. */
+  grey: boolean;
 }
 
 export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Promise<DenoisedImage> {
@@ -168,7 +170,7 @@ export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Pro
   const img = await toRawImage(image);
   const runner = await useModel(opts);
   const r = denoiseRgb(runner, img, { ...o, onProgress: opts.onProgress });
-  return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated };
+  return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated, grey: r.grey };
 }
 
 /** Pixels to fill: one byte per pixel, row-major, non-zero = fill. */

@@ -251,6 +251,14 @@ describe('mae denoise (tiny untrained model)', () => {
     expect(j.failed).toEqual([]);
     expect(j.files[0]).toMatchObject({ output: out, sigma: 25, sigmaEstimated: false });
     expect((await sharp(out).metadata()).height).toBe(72);
+    expect(j.files[0].grey).toBe(false);
+    // A grey photo comes back grey, in one channel.
+    const g = Buffer.from(Uint8Array.from(noisy(cleanImage(64, 48, 2), 20, 4, true).filter((_, k) => k % 3 === 0)));
+    await sharp(g, { raw: { width: 64, height: 48, channels: 1 } }).png().toFile(path.join(dir, 'grey.png'));
+    const gr = await run(['denoise', path.join(dir, 'grey.png'), '-o', path.join(dir, 'grey-out.png'), '--model', model, '--json']);
+    expect(gr.code).toBe(0);
+    expect(JSON.parse(gr.stdout).files[0]).toMatchObject({ grey: true, sigmaEstimated: true });
+    expect((await sharp(path.join(dir, 'grey-out.png')).metadata()).channels).toBe(1);
     const bad = await run(['denoise', path.join(dir, 'noisy', 'one.png'), '-o', out, '--model', model, '--sigma', 'loud']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
@@ -289,6 +297,46 @@ describe('denoise() in process', () => {
   });
 });
 
+describe('grey images', () => {
+  it("are denoised as grey: the later stages take the luma plane's noise (sigma x sqrt 3), and the output is exactly grey", async () => {
+    const { MaeRunner } = await import('../src/model/runner');
+    const { denoiseFloat, isGreyFloat } = await import('../src/denoise');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-grey-'));
+    try {
+      saveTinyModel(dir);
+      const runner = await MaeRunner.load(dir, 'wasm');
+      const W = 96;
+      const H = 80;
+      const colour = cleanImage(W, H, 8);
+      const grey = new Float32Array(W * H);
+      for (let i = 0; i < grey.length; i++) grey[i] = (colour[3 * i] + colour[3 * i + 1] + colour[3 * i + 2]) / 3;
+      // The same noise in the three channels, as a grey photo has.
+      const g = noisy(grey, 25, 9, false);
+      const f: FloatImage = { width: W, height: H, data: Float32Array.from({ length: W * H * 3 }, (_, k) => g[Math.floor(k / 3)] / 255 - 0.5) };
+      expect(isGreyFloat(f.data)).toBe(true);
+      const psnr = (img: FloatImage) => {
+        let se = 0;
+        for (let i = 0; i < W * H; i++) for (let c = 0; c < 3; c++) se += ((img.data[3 * i + c] + 0.5) * 255 - grey[i]) ** 2;
+        return 10 * Math.log10((255 * 255 * 3 * W * H) / se);
+      };
+      const r = denoiseFloat(runner, f, { sigma: 25 });
+      expect(r.grey).toBe(true);
+      expect(isGreyFloat(r.image.data)).toBe(true);
+      const asColour = denoiseFloat(runner, f, { sigma: 25, greyNoise: false });
+      expect(asColour.grey).toBe(false);
+      // Treated as colour noise, the stages assume a third of the luma's noise and leave most of it.
+      expect(psnr(r.image)).toBeGreaterThan(psnr(asColour.image) + 3);
+      expect(psnr(r.image)).toBeGreaterThan(psnr(f) + 8);
+      // A colour image is not grey, unless told.
+      const c: FloatImage = { width: W, height: H, data: Float32Array.from(noisy(colour, 25, 10, false), (v) => v / 255 - 0.5) };
+      expect(denoiseFloat(runner, c, { sigma: 25, collab: false }).grey).toBe(false);
+      expect(denoiseFloat(runner, c, { sigma: 25, collab: false, greyNoise: true }).grey).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('checkDenoiseOptions', () => {
   test('accepts the defaults and every valid setting, rejects each bad one with its rule', () => {
     const { checkDenoiseOptions } = require('../src/denoise') as typeof import('../src/denoise');
@@ -307,6 +355,7 @@ describe('checkDenoiseOptions', () => {
       [{ collabSearch: 'wide' }, /collab search must be grid or dense, got wide/],
       [{ collabSearch: 'dense', collabShifts: 2 }, /collab shifts 2 works with the grid search only/],
       [{ inputWeight: 2 }, /input weight must be between 0 and 1 or 'auto', got 2/],
+      [{ greyNoise: 'yes' }, /grey noise must be true or false, got yes/],
     ];
     for (const [o, re] of bad) expect(() => checkDenoiseOptions(o)).toThrow(re);
   });

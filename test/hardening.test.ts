@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { decodeImageSource, ImageError, probeImage, readRgb, RgbImage } from '../src/image/io';
+import { decodeImageSource, decodeRgb, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage } from '../src/image/io';
 import { OutputExistsError, sameFile, writeFileAtomic } from '../src/util/fsx';
 import { saveTinyModel } from './helpers/tiny-model';
 
@@ -212,6 +212,23 @@ describe('writing outputs', () => {
     expect(fs.readFileSync(mae).subarray(4, 9).toString()).toBe('magic');
     expect(run(['metrics', 'photo.png', 'photo.png', '--diff', existing, '--force']).status).toBe(0);
     expect(fs.readFileSync(existing).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('keeps every pixel in the lossless formats (TIFF too: deflate, not the JPEG of sharp by default), and stores a grey image in one channel where the format can', async () => {
+    const colour = gradient(40, 30);
+    for (const format of ['png', 'tif', 'webp', 'avif']) {
+      const back = await decodeRgb(await encodeRgb(colour, format));
+      expect({ format, same: Buffer.from(back.data).equals(Buffer.from(colour.data)) }).toEqual({ format, same: true });
+    }
+    const grey: RgbImage = { width: 40, height: 30, data: colour.data.map((_, k) => colour.data[k - (k % 3)]) };
+    expect([isGreyRgb(grey), isGreyRgb(colour)]).toEqual([true, false]);
+    for (const format of ['png', 'tif', 'jpg', 'webp']) {
+      const bytes = await encodeRgb(grey, format, { grey: true });
+      expect({ format, channels: (await sharp(bytes).metadata()).channels }).toEqual({ format, channels: format === 'webp' ? 3 : 1 });
+      if (format !== 'jpg') expect(Buffer.from((await decodeRgb(bytes)).data).equals(Buffer.from(grey.data))).toBe(true);
+    }
+    // A colour image stays in colour whatever the option says.
+    expect((await sharp(await encodeRgb(colour, 'png', { grey: true })).metadata()).channels).toBe(3);
   });
 
   it('never overwrites an input, even with --force or through a hard link', () => {

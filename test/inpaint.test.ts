@@ -193,6 +193,24 @@ describe('inpaint', () => {
     expect(() => inpaint(identity, img, holes, { tension: -1 })).toThrow('tension must be a number from 0 up (0: no spline correction), got -1');
   });
 
+  it('fills a grey photo with grey (the mean of the model output channels), whatever the hole pixels held', () => {
+    const c = testImage(90, 72, 3);
+    const img: RgbImage = { width: 90, height: 72, data: c.data.map((_, k) => c.data[k - (k % 3)]) };
+    const holes = makeMask('patches25', 90, 72, 2);
+    // Coloured garbage under the mask (a red scribble, say) is not read.
+    const out = inpaint(random, withHoles(img, holes, (k) => (k % 3 === 0 ? 255 : 0)), holes);
+    for (let i = 0; i < holes.length; i++) {
+      expect(out.data[i * 3 + 1]).toBe(out.data[i * 3]);
+      expect(out.data[i * 3 + 2]).toBe(out.data[i * 3]);
+      if (!holes[i]) expect(out.data[i * 3]).toBe(img.data[i * 3]);
+    }
+    // A colour photo keeps the model colour in its holes.
+    const colourOut = inpaint(random, c, holes);
+    let coloured = 0;
+    for (let i = 0; i < holes.length; i++) if (holes[i] && colourOut.data[i * 3] !== colourOut.data[i * 3 + 1]) coloured++;
+    expect(coloured).toBeGreaterThan(0);
+  });
+
   it('returns an unchanged copy for an empty mask and rejects a mask of the wrong size or one that marks every pixel', () => {
     const img = testImage(70, 70);
     const out = inpaint(identity, img, new Uint8Array(70 * 70));
@@ -237,6 +255,16 @@ describe('mae inpaint (compiled CLI)', () => {
     const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
     for (let i = 0; i < holes.length; i++) if (!holes[i]) expect(data[i * 3]).toBe(img.data[i * 3]);
     expect(fs.readdirSync(path.dirname(out))).toEqual(['filled.png']);
+  });
+
+  it('writes a grey photo back in one grey channel', async () => {
+    const grey = path.join(tmp, 'grey.png');
+    await sharp(Buffer.from(img.data.filter((_, k) => k % 3 === 1)), { raw: { width: 100, height: 80, channels: 1 } }).png().toFile(grey);
+    const mask = path.join(tmp, 'grey-mask.png');
+    await png(mask, maskImage(makeMask('patches25', 100, 80, 3), 100, 80));
+    const out = path.join(tmp, 'grey-filled.png');
+    expect(run(grey, '--mask', mask, '-o', out, '--model', randomDir).status).toBe(0);
+    expect((await sharp(out).metadata()).channels).toBe(1);
   });
 
   it('takes --tension (the default 0: the model output alone) and rejects a bad one in one line, writing nothing', async () => {

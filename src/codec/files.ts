@@ -86,9 +86,9 @@ export function outputFormat(output: string, format?: string): string {
 }
 
 /** Encodes and writes an image to a file (atomically) or standard output. */
-export async function writeImageArg(output: string, img: RgbImage, opts: { overwrite: boolean; format?: string }): Promise<void> {
+export async function writeImageArg(output: string, img: RgbImage, opts: { overwrite: boolean; format?: string; grey?: boolean }): Promise<void> {
   if (output !== STDIO && !opts.overwrite && fs.existsSync(output)) throw new OutputExistsError(output);
-  await writeBytesArg(output, await toImageBytes(img, outputFormat(output, opts.format) as 'png'), opts.overwrite);
+  await writeBytesArg(output, await toImageBytes(img, outputFormat(output, opts.format) as 'png', { grey: opts.grey }), opts.overwrite);
 }
 
 /** A runner, or a function that loads it on first use (so a bad input fails before the model loads). */

@@ -104,7 +104,7 @@ export default class Denoise extends MaeCommand {
         bar.update(`denoise ${finished}/${total} done${running.length ? `, ${running.length} running` : ''}  ${Math.round((100 * done) / total)}%  ETA ${ProgressLine.duration(eta)}`);
       },
       onResult: (r) => {
-        if (r.ok && !this.quiet && !this.jsonEnabled()) bar.log(`${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}  ${r.seconds.toFixed(1)} s`);
+        if (r.ok && !this.quiet && !this.jsonEnabled()) bar.log(`${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}  ${r.seconds.toFixed(1)} s`);
       },
     });
     bar.done();
@@ -131,10 +131,10 @@ export default class Denoise extends MaeCommand {
     const bar = this.progress();
     const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], collab: flags.collab, collabShifts: flags['collab-shifts'], collabSearch: flags['collab-search'] as 'grid' | 'dense' | undefined, onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
     bar.done();
-    await writeImageArg(output, r, { overwrite: flags.force, format: flags.format });
+    await writeImageArg(output, r, { overwrite: flags.force, format: flags.format, grey: r.grey });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;
-    this.log(`${input} -> ${output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}  ${seconds.toFixed(1)} s`);
-    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, seconds };
+    this.log(`${input} -> ${output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}  ${seconds.toFixed(1)} s`);
+    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, grey: r.grey, seconds };
     return { files: [file], failed: [], model: runner.modelId, backend: runner.backend.name, jobs: 1 };
   }
 }

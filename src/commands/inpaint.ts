@@ -67,7 +67,8 @@ export default class Inpaint extends MaeCommand {
       onProgress: (d, t, pass, passes) => bar.update(`inpainting${passes > 1 ? ` (pass ${pass}/${passes})` : ''}: window ${d}/${t}`),
     });
     bar.done();
-    await writeImageArg(flags.output, out, { overwrite: flags.force, format: flags.format });
+    // A grey photo (R = G = B at every known pixel, and so at every filled one) is written grey.
+    await writeImageArg(flags.output, out, { overwrite: flags.force, format: flags.format, grey: true });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.log(`filled ${filled} pixels (${((100 * filled) / (img.width * img.height)).toFixed(1)}%) of ${args.image} (${img.width}x${img.height}) -> ${flags.output} in ${seconds.toFixed(1)} s`);
     return { input: args.image, mask: flags.mask, output: flags.output, width: img.width, height: img.height, filled, seconds };

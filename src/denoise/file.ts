@@ -18,6 +18,8 @@ export interface FileResult {
   /** Sigma used, 0..255 scale. */
   sigma: number;
   sigmaEstimated: boolean;
+  /** Denoised as a grey image (R = G = B; see DenoiseOptions.greyNoise) and written as one. */
+  grey: boolean;
   seconds: number;
 }
 
@@ -31,7 +33,7 @@ export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOpt
   if (opts.overwrite === false && fs.existsSync(job.output)) throw new OutputExistsError(job.output);
   const img = await readRgb(job.input);
   const r = denoise(runner, img, opts);
-  await writeRgb(job.output, r.image, { overwrite: opts.overwrite });
+  await writeRgb(job.output, r.image, { overwrite: opts.overwrite, grey: r.grey });
   return {
     input: job.input,
     output: job.output,
@@ -39,6 +41,7 @@ export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOpt
     height: img.height,
     sigma: Math.round(r.sigma * 100) / 100,
     sigmaEstimated: r.sigmaEstimated,
+    grey: r.grey,
     seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
   };
 }

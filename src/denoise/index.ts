@@ -64,6 +64,14 @@ export interface DenoiseOptions {
    * time; not with collabShifts 2).
    */
   collabSearch?: CollabSearch;
+  /**
+   * Whether the noise is the same in the three channels, as in a grey image (R = G = B at every
+   * pixel); default: detected from the pixels. Its luma plane then carries sigma x sqrt 3 of
+   * noise (and its colour planes none), which the Wiener passes and the collaborative stage
+   * take, and the output is exactly grey. Treated as colour noise, a grey image at sigma 25
+   * lost 4.2 dB (docs/MODEL.md).
+   */
+  greyNoise?: boolean;
   batchSize?: number;
   /**
    * Progress in units of work: the windows of every pass of the model, then the Wiener passes
@@ -78,6 +86,8 @@ export interface DenoiseResult<T> {
   sigma: number;
   sigmaEstimated: boolean;
   inputWeight: number;
+  /** Whether the image was denoised as grey (greyNoise): its output is then exactly grey. */
+  grey: boolean;
 }
 
 /** Transform codes of each ensemble size (see transforms.ts): identity first, the mirror next. */
@@ -132,6 +142,13 @@ export function checkDenoiseOptions(opts: DenoiseOptions): void {
   if (collabSearch !== undefined && !COLLAB_SEARCHES.includes(collabSearch)) bad(`collab search must be ${COLLAB_SEARCHES.join(' or ')}`, collabSearch);
   if (collabSearch === 'dense' && collabShifts === 2) bad('collab shifts 2 works with the grid search only (the dense search already takes members at every pixel)', `collab search ${collabSearch}`);
   if (inputWeight !== undefined && inputWeight !== 'auto' && !(typeof inputWeight === 'number' && inputWeight >= 0 && inputWeight <= 1)) bad("input weight must be between 0 and 1 or 'auto'", inputWeight);
+  if (opts.greyNoise !== undefined && typeof opts.greyNoise !== 'boolean') bad('grey noise must be true or false', opts.greyNoise);
+}
+
+/** Whether every pixel of an interleaved RGB float image has R = G = B. */
+export function isGreyFloat(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i += 3) if (data[i] !== data[i + 1] || data[i] !== data[i + 2]) return false;
+  return true;
 }
 
 /** Denoises an image on the model's scale (floats in [-0.5, 0.5], possibly beyond: unclipped noise). */
@@ -214,9 +231,18 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     const start = i === 0 ? 0 : shares[0];
     return opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (start + (shares[i] * d) / t)) / (shares[0] + shares[1]), total) : undefined;
   };
-  let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, sigma / 255, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
-  if (collab) image = collaborativeRefine(img, image, sigma / 255, { runner, shifts: collabShifts, search: opts.collabSearch, onProgress: stage(1) });
-  return { image, sigma, sigmaEstimated: estimated, inputWeight: w };
+  // The stages after the model work in an orthonormal opponent colour space: noise that is the
+  // same in R, G and B (a grey image) is all in its luma plane, sqrt 3 times sigma.
+  const grey = opts.greyNoise ?? isGreyFloat(img.data);
+  const stageSigma = (grey ? Math.sqrt(3) * sigma : sigma) / 255;
+  let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, stageSigma, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
+  if (collab) image = collaborativeRefine(img, image, stageSigma, { runner, shifts: collabShifts, search: opts.collabSearch, onProgress: stage(1) });
+  if (grey) {
+    // Every stage returns a new image, so this one is ours to change.
+    const d = image.data;
+    for (let i = 0; i < d.length; i += 3) d[i] = d[i + 1] = d[i + 2] = (d[i] + d[i + 1] + d[i + 2]) / 3;
+  }
+  return { image, sigma, sigmaEstimated: estimated, inputWeight: w, grey };
 }
 
 /** Denoises an 8-bit RGB image. */

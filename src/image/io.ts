@@ -119,9 +119,37 @@ export function checkRgb(img: RgbImage, name = 'image'): void {
 /** Output formats by extension. */
 export const OUTPUT_FORMATS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tiff'];
 
-/** Encodes by format name (png default; jpg, webp, avif, tif). */
-export async function encodeRgb(img: RgbImage, format: string): Promise<Buffer> {
-  const s = sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 }, limitInputPixels: false });
+/** Formats that store a grey image as one channel (WebP and AVIF keep three). */
+const GREY_FORMATS = ['png', 'jpg', 'jpeg', 'tif', 'tiff'];
+
+/** Whether every pixel has R = G = B: a grey image, however it was stored. */
+export function isGreyRgb(img: RgbImage): boolean {
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 3) if (d[i] !== d[i + 1] || d[i] !== d[i + 2]) return false;
+  return true;
+}
+
+export interface EncodeOptions {
+  /**
+   * Store a grey image (R = G = B at every pixel) as one grey channel in PNG, JPEG and TIFF:
+   * the same pixels, a third of the raw data. A colour image is stored as RGB whatever this says.
+   */
+  grey?: boolean;
+}
+
+/** Encodes by format name: png (default), jpg (quality 95), webp and avif (lossless), tif (deflate: lossless). */
+export async function encodeRgb(img: RgbImage, format: string, opts: EncodeOptions = {}): Promise<Buffer> {
+  const n = img.width * img.height;
+  let raw = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  let channels: 1 | 3 = 3;
+  if (opts.grey && GREY_FORMATS.includes(format || 'png') && isGreyRgb(img)) {
+    raw = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) raw[i] = img.data[3 * i];
+    channels = 1;
+  }
+  let s = sharp(raw, { raw: { width: img.width, height: img.height, channels }, limitInputPixels: false });
+  // sharp would otherwise write one channel as sRGB.
+  if (channels === 1) s = s.toColourspace('b-w');
   switch (format) {
     case 'jpg':
     case 'jpeg':
@@ -132,17 +160,18 @@ export async function encodeRgb(img: RgbImage, format: string): Promise<Buffer> 
       return s.avif({ lossless: true }).toBuffer();
     case 'tif':
     case 'tiff':
-      return s.tiff().toBuffer();
+      // sharp's TIFF default is JPEG compression (lossy): deflate keeps every pixel.
+      return s.tiff({ compression: 'deflate', predictor: 'horizontal' }).toBuffer();
     default:
       return s.png().toBuffer();
   }
 }
 
 /** Writes an image atomically; the format follows the extension. `overwrite: false` refuses an existing file. */
-export async function writeRgb(file: string, img: RgbImage, opts: WriteOptions = {}): Promise<void> {
+export async function writeRgb(file: string, img: RgbImage, opts: WriteOptions & EncodeOptions = {}): Promise<void> {
   if (opts.overwrite === false && fs.existsSync(file)) throw new OutputExistsError(file);
   const ext = path.extname(file).slice(1).toLowerCase();
-  writeFileAtomic(file, await encodeRgb(img, ext), opts);
+  writeFileAtomic(file, await encodeRgb(img, ext, opts), opts);
 }
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff', '.bmp', '.gif'];

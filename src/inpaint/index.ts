@@ -105,16 +105,28 @@ export function holesFromMask(mask: RgbImage): Uint8Array {
   return holes;
 }
 
-/** Fills the pixels where `holes[i]` is set (row-major, one flag per pixel); returns a new image. */
+/**
+ * Fills the pixels where `holes[i]` is set (row-major, one flag per pixel); returns a new image.
+ * When every known pixel is grey (R = G = B), so are the filled ones: the mean of the model's
+ * three channels, the nearest grey to its output.
+ */
 export function inpaint(runner: InpaintRunner, img: RgbImage, holes: Uint8Array, opts: InpaintOptions = {}): RgbImage {
   const out = new Uint8Array(img.data);
   const o = { ...INPAINT_DEFAULTS, ...stripUndefined(opts) };
   const r = rebuild(runner, img, holes, o);
   if (!r) return { width: img.width, height: img.height, data: out };
   const res = blendSeam(r, o.seam, o.seamPixels);
-  for (let i = 0; i < holes.length; i++)
-    if (holes[i]) for (let c = 0; c < 3; c++) out[i * 3 + c] = Math.max(0, Math.min(255, Math.round((res[i * 3 + c] + 0.5) * 255)));
+  const byte = (v: number) => Math.max(0, Math.min(255, Math.round((v + 0.5) * 255)));
+  if (knownGrey(img.data, holes)) {
+    for (let i = 0; i < holes.length; i++) if (holes[i]) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = byte((res[i * 3] + res[i * 3 + 1] + res[i * 3 + 2]) / 3);
+  } else for (let i = 0; i < holes.length; i++) if (holes[i]) for (let c = 0; c < 3; c++) out[i * 3 + c] = byte(res[i * 3 + c]);
   return { width: img.width, height: img.height, data: out };
+}
+
+/** Whether every pixel outside the holes has R = G = B (the hole pixels are never read). */
+function knownGrey(d: Uint8Array, holes: Uint8Array): boolean {
+  for (let i = 0; i < holes.length; i++) if (!holes[i] && (d[i * 3] !== d[i * 3 + 1] || d[i * 3] !== d[i * 3 + 2])) return false;
+  return true;
 }
 
 /**
