@@ -337,6 +337,24 @@ describe('grey images', () => {
   });
 });
 
+describe('the grey benchmark (mae bench denoise --grey)', () => {
+  it('makes images grey as rgb2gray does and adds the same noise to R, G and B', async () => {
+    const { addNoise, rgb2gray } = await import('../src/bench/denoise');
+    const g = rgb2gray({ width: 2, height: 1, data: Uint8Array.from([255, 0, 0, 10, 200, 30]) });
+    expect(Array.from(g.data)).toEqual([76, 76, 76, 124, 124, 124]);
+    const img: FloatImage = { width: 50, height: 40, data: new Float32Array(50 * 40 * 3) };
+    const grey = addNoise(img, 25, new Rng(3), true).data;
+    const colour = addNoise(img, 25, new Rng(3)).data;
+    let sd = 0;
+    for (let i = 0; i < grey.length; i += 3) {
+      expect([grey[i + 1], grey[i + 2]]).toEqual([grey[i], grey[i]]);
+      sd += grey[i] ** 2;
+    }
+    expect(Math.sqrt(sd / (grey.length / 3)) * 255).toBeCloseTo(25, -0.5);
+    expect(colour[1]).not.toBe(colour[0]);
+  });
+});
+
 describe('checkDenoiseOptions', () => {
   test('accepts the defaults and every valid setting, rejects each bad one with its rule', () => {
     const { checkDenoiseOptions } = require('../src/denoise') as typeof import('../src/denoise');

@@ -151,6 +151,20 @@ export function isGreyFloat(data: Float32Array): boolean {
   return true;
 }
 
+/**
+ * The noise sigma (0..1 scale) the stages after the model take, from the image's (0..255):
+ * they work in an orthonormal opponent colour space, where noise that is the same in R, G and
+ * B (a grey image) is all in the luma plane, sqrt 3 times sigma.
+ */
+export function stageSigma(sigma: number, grey: boolean): number {
+  return ((grey ? Math.sqrt(3) : 1) * sigma) / 255;
+}
+
+/** Sets R, G and B of every pixel to their mean, in place: the nearest grey image. */
+export function makeGrey(data: Float32Array): void {
+  for (let i = 0; i < data.length; i += 3) data[i] = data[i + 1] = data[i + 2] = (data[i] + data[i + 1] + data[i + 2]) / 3;
+}
+
 /** Denoises an image on the model's scale (floats in [-0.5, 0.5], possibly beyond: unclipped noise). */
 export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOptions = {}): DenoiseResult<FloatImage> {
   checkDenoiseOptions(opts);
@@ -231,17 +245,12 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     const start = i === 0 ? 0 : shares[0];
     return opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (start + (shares[i] * d) / t)) / (shares[0] + shares[1]), total) : undefined;
   };
-  // The stages after the model work in an orthonormal opponent colour space: noise that is the
-  // same in R, G and B (a grey image) is all in its luma plane, sqrt 3 times sigma.
   const grey = opts.greyNoise ?? isGreyFloat(img.data);
-  const stageSigma = (grey ? Math.sqrt(3) * sigma : sigma) / 255;
-  let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, stageSigma, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
-  if (collab) image = collaborativeRefine(img, image, stageSigma, { runner, shifts: collabShifts, search: opts.collabSearch, onProgress: stage(1) });
-  if (grey) {
-    // Every stage returns a new image, so this one is ours to change.
-    const d = image.data;
-    for (let i = 0; i < d.length; i += 3) d[i] = d[i + 1] = d[i + 2] = (d[i] + d[i + 1] + d[i + 2]) / 3;
-  }
+  const s = stageSigma(sigma, grey);
+  let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, s, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
+  if (collab) image = collaborativeRefine(img, image, s, { runner, shifts: collabShifts, search: opts.collabSearch, onProgress: stage(1) });
+  // Every stage returns a new image (the model's pass too), so this one is ours to change.
+  if (grey) makeGrey(image.data);
   return { image, sigma, sigmaEstimated: estimated, inputWeight: w, grey };
 }
 
