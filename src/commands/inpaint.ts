@@ -23,7 +23,7 @@ export default class Inpaint extends MaeCommand {
   static summary = 'Fill the masked parts of a photo with the MAE.';
   static description =
     'The mask is an image of the same size as the photo; pixels with any non-zero colour channel are filled, all others are kept exactly. ' +
-    'The masked pixels of the photo are never read. The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
+    'The masked pixels of the photo are never read. A grey photo (R = G = B at every known pixel) is filled with grey and written in one grey channel. The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
     "an existing output is only replaced with --force. The photo (or the mask) can be '-' for standard input, and -o - writes to standard output.";
 
   static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png', '<%= config.bin %> inpaint photo.png --mask mask.png -o smoother.png --tension 1'];
