@@ -8,7 +8,7 @@ import { decodeImage, encodeImage, inspect as inspectFile, modelInfo, needsModel
 import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
-import { checkRgb, decodeImageSource, encodeRgb, EncodeOptions, OUTPUT_FORMATS, RgbImage } from './image/io';
+import { checkRgb, decodeImageSource, decodeKeepingAlpha, encodeRgb, EncodeOptions, OUTPUT_FORMATS, RgbImage } from './image/io';
 import { checkHoles, checkTension, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
 import { defaultModelDir, MaeRunner } from './model/runner';
@@ -201,9 +201,10 @@ export async function inpaint(image: ImageInput, mask: ImageInput | HoleMask, op
     ({ width: mw, height: mh, holes } = mask);
     if (!(holes instanceof Uint8Array) || holes.length !== mw * mh) throw new InpaintError(`mask.holes must be a Uint8Array of width x height (${mw}x${mh}) bytes`);
   } else {
-    const m = await toRawImage(mask, 'mask');
+    // An encoded mask keeps its transparency: a transparent pixel never marks a hole.
+    const { image: m, alpha } = mask instanceof Uint8Array ? await decodeKeepingAlpha(mask, 'mask') : { image: await toRawImage(mask, 'mask'), alpha: null };
     ({ width: mw, height: mh } = m);
-    holes = holesFromMask(m);
+    holes = holesFromMask(m, alpha);
   }
   if (mw !== img.width || mh !== img.height) throw new InpaintError(`mask is ${mw}x${mh}, the image is ${img.width}x${img.height}`);
   checkHoles(holes);

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { decodeImageSource, decodeRgb, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage } from '../src/image/io';
+import { decodeImageSource, decodeKeepingAlpha, decodeRgb, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage } from '../src/image/io';
+import { fillTransparent } from '../src/image/alpha';
 import { OutputExistsError, sameFile, writeFileAtomic } from '../src/util/fsx';
 import { saveTinyModel } from './helpers/tiny-model';
 
@@ -245,6 +246,84 @@ describe('writing outputs', () => {
       expect(err(r)).toMatch(/would be overwritten by its own output/);
     }
     expect(fs.readFileSync(path.join(tmp, 'photo.png')).equals(before)).toBe(true);
+  });
+});
+
+describe('transparency', () => {
+  /** A 48x40 RGBA image: a noisy opaque disc, a half-transparent ring, fully transparent corners storing `under`. */
+  function rgba(under: number): Buffer {
+    const W = 48;
+    const H = 40;
+    const g = gradient(W, H);
+    const d = Buffer.alloc(W * H * 4);
+    for (let i = 0; i < W * H; i++) {
+      const r = Math.hypot((i % W) - 24, Math.floor(i / W) - 20);
+      const a = r < 14 ? 255 : r < 17 ? 128 : 0;
+      for (let c = 0; c < 3; c++) d[i * 4 + c] = a ? (g.data[i * 3 + c] + ((i * 7 + c * 13) % 23) - 11) & 255 : under;
+      d[i * 4 + 3] = a;
+    }
+    return d;
+  }
+  const png = (d: Buffer, file: string) => sharp(d, { raw: { width: 48, height: 40, channels: 4 } }).png().toFile(path.join(tmp, file));
+  const pixels = async (file: string) => sharp(path.join(tmp, file)).ensureAlpha().raw().toBuffer();
+
+  it('decodes the colour as stored and the alpha plane apart (null when opaque), and encodes them back (JPEG flattened onto white)', async () => {
+    await png(rgba(0), 'ta.png');
+    const { image, alpha } = await decodeKeepingAlpha(path.join(tmp, 'ta.png'));
+    expect(alpha).not.toBeNull();
+    const src = rgba(0);
+    for (let i = 0; i < 48 * 40; i++) {
+      expect(alpha![i]).toBe(src[i * 4 + 3]);
+      expect(image.data[i * 3 + 1]).toBe(src[i * 4 + 1]);
+    }
+    expect((await decodeKeepingAlpha(path.join(tmp, 'photo.png'))).alpha).toBeNull();
+    const back = await sharp(await encodeRgb(image, 'png', { alpha })).raw().toBuffer();
+    expect(back.equals(src)).toBe(true);
+    const jpg = await sharp(await encodeRgb(image, 'jpg', { alpha })).metadata();
+    expect([jpg.channels, jpg.hasAlpha]).toEqual([3, false]);
+    const grey: RgbImage = { ...image, data: image.data.map((_, k) => image.data[k - (k % 3)]) };
+    expect((await sharp(await encodeRgb(grey, 'png', { alpha, grey: true })).metadata()).channels).toBe(2);
+  });
+
+  it('fills the colour under transparent pixels from the visible ones, reading neither them nor the unknown ones', () => {
+    const img: RgbImage = { width: 6, height: 1, data: Uint8Array.from([10, 10, 10, 99, 0, 0, 77, 7, 7, 70, 70, 70, 200, 1, 2, 5, 5, 5]) };
+    const alpha = Uint8Array.from([255, 0, 0, 255, 255, 0]);
+    const unknown = Uint8Array.from([0, 0, 0, 0, 1, 0]);
+    const f = fillTransparent(img, alpha, unknown);
+    // Pixels 1 and 2 lie between 10 and 70: the harmonic fill is the straight line; pixel 5 copies its visible known neighbour (pixel 3).
+    expect(Array.from(f.data.slice(3, 9))).toEqual([30, 30, 30, 50, 50, 50]);
+    expect(Array.from(f.data.slice(15, 18))).toEqual([70, 70, 70]);
+    // The others are the input's.
+    expect(Array.from(f.data.slice(0, 3))).toEqual([10, 10, 10]);
+    expect(Array.from(f.data.slice(12, 15))).toEqual([200, 1, 2]);
+    expect(fillTransparent(img, new Uint8Array(6).fill(255))).toBe(img);
+    expect(Array.from(fillTransparent(img, new Uint8Array(6)).data.slice(0, 3))).toEqual([128, 128, 128]);
+  });
+
+  it('mae denoise keeps the alpha plane, and the visible pixels do not depend on the colour stored under transparent ones', async () => {
+    await png(rgba(0), 'under-black.png');
+    await png(rgba(255), 'under-white.png');
+    for (const f of ['under-black', 'under-white']) expect(run(['denoise', `${f}.png`, '-o', `${f}-out.png`, '--model', model, '--sigma', '10']).status).toBe(0);
+    const [a, b, src] = [await pixels('under-black-out.png'), await pixels('under-white-out.png'), rgba(0)];
+    for (let i = 0; i < 48 * 40; i++) {
+      expect(a[i * 4 + 3]).toBe(src[i * 4 + 3]);
+      if (src[i * 4 + 3]) for (let c = 0; c < 3; c++) expect(a[i * 4 + c]).toBe(b[i * 4 + c]);
+    }
+    const j = JSON.parse(run(['denoise', 'under-black.png', '-o', 'under-black-out.png', '--model', model, '--force', '--json']).stdout.toString());
+    expect(j.files[0].alpha).toBe(true);
+  });
+
+  it('mae inpaint keeps the alpha plane, and a mask drawn on a transparent layer marks only its visible pixels', async () => {
+    await png(rgba(0), 'ti.png');
+    // White everywhere, but opaque only on a 6x5 box: the box is the hole.
+    const m = Buffer.alloc(48 * 40 * 4, 255);
+    for (let i = 0; i < 48 * 40; i++) m[i * 4 + 3] = (i % 48) >= 20 && (i % 48) < 26 && Math.floor(i / 48) >= 18 && Math.floor(i / 48) < 23 ? 255 : 0;
+    await sharp(m, { raw: { width: 48, height: 40, channels: 4 } }).png().toFile(path.join(tmp, 'layer-mask.png'));
+    const r = run(['inpaint', 'ti.png', '--mask', 'layer-mask.png', '-o', 'ti-out.png', '--model', model, '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.toString()).filled).toBe(30);
+    const [out, src] = [await pixels('ti-out.png'), rgba(0)];
+    for (let i = 0; i < 48 * 40; i++) expect(out[i * 4 + 3]).toBe(src[i * 4 + 3]);
   });
 });
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { compress, compressParams, decompress, toImageBytes } from '../api';
 import { decodeImage, inspect, needsModel } from './index';
 import { readStdin, STDIO, writeStdout } from '../cli/stdio';
-import { decodeRgb, readRgb, RgbImage } from '../image/io';
+import { decodeKeepingAlpha, decodeRgb, readRgb, RgbImage } from '../image/io';
 import { psnr } from '../metrics/psnr';
 import { ssim } from '../metrics/ssim';
 import { MaeRunner, RunOptions } from '../model/runner';
@@ -54,6 +54,11 @@ export async function readImageArg(input: string): Promise<RgbImage> {
   return input === STDIO ? decodeRgb(await readStdin(), 'standard input') : readRgb(input);
 }
 
+/** readImageArg keeping transparency (decodeKeepingAlpha): the colour as stored, and the alpha plane or null. */
+export async function readImageArgKeepingAlpha(input: string): Promise<{ image: RgbImage; alpha: Uint8Array | null }> {
+  return input === STDIO ? decodeKeepingAlpha(await readStdin(), 'standard input') : decodeKeepingAlpha(input);
+}
+
 /** Reads a binary argument: a file (with clear errors), or `-` for standard input. */
 export async function readBytesArg(input: string): Promise<Uint8Array> {
   if (input === STDIO) return readStdin();
@@ -86,9 +91,9 @@ export function outputFormat(output: string, format?: string): string {
 }
 
 /** Encodes and writes an image to a file (atomically) or standard output. */
-export async function writeImageArg(output: string, img: RgbImage, opts: { overwrite: boolean; format?: string; grey?: boolean }): Promise<void> {
+export async function writeImageArg(output: string, img: RgbImage, opts: { overwrite: boolean; format?: string; grey?: boolean; alpha?: Uint8Array | null }): Promise<void> {
   if (output !== STDIO && !opts.overwrite && fs.existsSync(output)) throw new OutputExistsError(output);
-  await writeBytesArg(output, await toImageBytes(img, outputFormat(output, opts.format) as 'png', { grey: opts.grey }), opts.overwrite);
+  await writeBytesArg(output, await toImageBytes(img, outputFormat(output, opts.format) as 'png', { grey: opts.grey, alpha: opts.alpha }), opts.overwrite);
 }
 
 /** A runner, or a function that loads it on first use (so a bad input fails before the model loads). */

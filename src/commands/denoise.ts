@@ -3,7 +3,8 @@ import { denoise } from '../api';
 import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFrom } from '../cli/base';
 import { ProgressLine } from '../cli/progress';
 import { STDIO } from '../cli/stdio';
-import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
+import { checkNotInputs, outputFormat, readImageArgKeepingAlpha, writeImageArg } from '../codec/files';
+import { fillTransparent } from '../image/alpha';
 import { MaeRunner } from '../model/runner';
 import { UsageError } from '../util/errors';
 import { checkOutputsFree } from '../util/fsx';
@@ -26,7 +27,7 @@ export default class Denoise extends MaeCommand {
     "That estimate then guides two passes of Wiener filtering in a sliding 8x8 DCT: each coefficient of the noisy image is kept where the estimate shows signal and removed where it shows only noise, which brings back texture the MAE smoothed away. " +
     "Last, a collaborative stage filters groups of similar blocks together, as BM3D does: a hard-thresholding pass over the noisy image gives a second estimate that owes nothing to the model, and the two estimates, averaged, guide a collaborative Wiener pass (--no-collab leaves it out). " +
     'The model is blind to the noise level: --sigma (0..255 scale, default: estimated from each image) sets how much of the noisy input is kept and the Wiener gains. ' +
-    'A grey photo (R = G = B at every pixel, whatever its file stores) has the same noise in its three channels: it is denoised as grey and written in one grey channel. ' +
+    'A grey photo (R = G = B at every pixel, whatever its file stores) has the same noise in its three channels: it is denoised as grey and written in one grey channel. Transparency is kept (not in JPEG outputs). ' +
     'Inputs are files, folders (their images) or glob patterns. The output is a folder (one PNG per input, same base name) or, for a single input, a file. ' +
     'Images run in parallel in --jobs worker threads (a single image shares its windows among them); a file that fails is reported at the end and the others still run (exit code 1 if any failed). ' +
     "An existing output is only replaced with --force. A single input can be '-' (standard input) and -o - writes to standard output.";
@@ -127,15 +128,16 @@ export default class Denoise extends MaeCommand {
     if (output === STDIO) this.claimStdout('the image');
     checkOutputsFree([output], flags.force);
     const t0 = process.hrtime.bigint();
-    const img = await readImageArg(input);
+    const { image: read, alpha } = await readImageArgKeepingAlpha(input);
+    const img = alpha ? fillTransparent(read, alpha) : read;
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.jobs) });
     const bar = this.progress();
     const r = await denoise(img, { model: runner, sigma, stride: flags.stride, shifts: flags.shifts, wiener: flags.wiener, wienerStride: flags['wiener-stride'], collab: flags.collab, collabShifts: flags['collab-shifts'], collabSearch: flags['collab-search'] as 'grid' | 'dense' | undefined, onProgress: (d, t) => bar.update(`denoising: ${Math.floor((100 * d) / t)}%`) });
     bar.done();
-    await writeImageArg(output, r, { overwrite: flags.force, format: flags.format, grey: r.grey });
+    await writeImageArg(output, r, { overwrite: flags.force, format: flags.format, grey: r.grey, alpha });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;
     this.log(`${input} -> ${output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}  ${seconds.toFixed(1)} s`);
-    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, grey: r.grey, seconds };
+    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, grey: r.grey, alpha: alpha !== null, seconds };
     return { files: [file], failed: [], model: runner.modelId, backend: runner.backend.name, jobs: 1 };
   }
 }

@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { inpaint } from '../api';
 import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { STDIO } from '../cli/stdio';
-import { checkNotInputs, outputFormat, readImageArg, writeImageArg } from '../codec/files';
+import { checkNotInputs, outputFormat, readImageArgKeepingAlpha, writeImageArg } from '../codec/files';
+import { fillTransparent } from '../image/alpha';
 import { checkHoles, holesFromMask, InpaintError } from '../inpaint';
 import { MaeRunner } from '../model/runner';
 import { UsageError } from '../util/errors';
@@ -22,8 +23,8 @@ export interface InpaintResult {
 export default class Inpaint extends MaeCommand {
   static summary = 'Fill the masked parts of a photo with the MAE.';
   static description =
-    'The mask is an image of the same size as the photo; pixels with any non-zero colour channel are filled, all others are kept exactly. ' +
-    'The masked pixels of the photo are never read. A grey photo (R = G = B at every known pixel) is filled with grey and written in one grey channel. The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
+    'The mask is an image of the same size as the photo; pixels with any non-zero colour channel are filled (a fully transparent mask pixel never is), all others are kept exactly. ' +
+    'The masked pixels of the photo are never read. A grey photo (R = G = B at every known pixel) is filled with grey and written in one grey channel; transparency is kept (not in JPEG outputs). The output format follows its extension (png, jpg, webp, avif, tif) and is written atomically; ' +
     "an existing output is only replaced with --force. The photo (or the mask) can be '-' for standard input, and -o - writes to standard output.";
 
   static examples = ['<%= config.bin %> inpaint photo.png --mask mask.png -o filled.png', '<%= config.bin %> inpaint photo.jpg --mask scratches.png -o fixed.png --json', '<%= config.bin %> inpaint - --mask mask.png -o - < photo.png > filled.png', '<%= config.bin %> inpaint photo.png --mask mask.png -o smoother.png --tension 1'];
@@ -53,11 +54,13 @@ export default class Inpaint extends MaeCommand {
     checkNotInputs([flags.output], [args.image, flags.mask]);
     if (flags.output === STDIO) this.claimStdout('the image');
     checkOutputsFree([flags.output], flags.force);
-    const [img, maskImg] = await Promise.all([readImageArg(args.image), readImageArg(flags.mask)]);
+    const [{ image: read, alpha }, { image: maskImg, alpha: maskAlpha }] = await Promise.all([readImageArgKeepingAlpha(args.image), readImageArgKeepingAlpha(flags.mask)]);
     // Checked before the model loads.
-    if (maskImg.width !== img.width || maskImg.height !== img.height) throw new InpaintError(`mask is ${maskImg.width}x${maskImg.height}, the image is ${img.width}x${img.height}`);
-    const holes = holesFromMask(maskImg);
+    if (maskImg.width !== read.width || maskImg.height !== read.height) throw new InpaintError(`mask is ${maskImg.width}x${maskImg.height}, the image is ${read.width}x${read.height}`);
+    const holes = holesFromMask(maskImg, maskAlpha);
     const filled = checkHoles(holes, `mask ${flags.mask}`);
+    // Transparent pixels' colour, which nobody sees, takes the fill of the visible known ones (never the masked ones).
+    const img = alpha ? fillTransparent(read, alpha, holes) : read;
     const runner = await MaeRunner.load(flags.model, flags.backend, { threads: threadsFrom(flags.threads) });
     const bar = this.progress();
     const out = await inpaint(img, { width: img.width, height: img.height, holes }, {
@@ -67,8 +70,8 @@ export default class Inpaint extends MaeCommand {
       onProgress: (d, t, pass, passes) => bar.update(`inpainting${passes > 1 ? ` (pass ${pass}/${passes})` : ''}: window ${d}/${t}`),
     });
     bar.done();
-    // A grey photo (R = G = B at every known pixel, and so at every filled one) is written grey.
-    await writeImageArg(flags.output, out, { overwrite: flags.force, format: flags.format, grey: true });
+    // A grey photo (R = G = B at every known pixel, and so at every filled one) is written grey; transparency is kept.
+    await writeImageArg(flags.output, out, { overwrite: flags.force, format: flags.format, grey: true, alpha });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     this.log(`filled ${filled} pixels (${((100 * filled) / (img.width * img.height)).toFixed(1)}%) of ${args.image} (${img.width}x${img.height}) -> ${flags.output} in ${seconds.toFixed(1)} s`);
     return { input: args.image, mask: flags.mask, output: flags.output, width: img.width, height: img.height, filled, seconds };

@@ -1,6 +1,7 @@
 /** Denoises one image file into another (read, denoise, atomic write): shared by the command and its worker threads. */
 import * as fs from 'node:fs';
-import { readRgb, writeRgb } from '../image/io';
+import { fillTransparent } from '../image/alpha';
+import { decodeKeepingAlpha, writeRgb } from '../image/io';
 import { OutputExistsError } from '../util/fsx';
 import { MaeRunner } from '../model/runner';
 import { denoise, DenoiseOptions } from './index';
@@ -20,6 +21,8 @@ export interface FileResult {
   sigmaEstimated: boolean;
   /** Denoised as a grey image (R = G = B; see DenoiseOptions.greyNoise) and written as one. */
   grey: boolean;
+  /** The input had transparency, written back unchanged (where the output format stores it: not JPEG). */
+  alpha: boolean;
   seconds: number;
 }
 
@@ -31,9 +34,11 @@ export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'shifts' | '
 export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOptions = {}): Promise<FileResult> {
   const t0 = process.hrtime.bigint();
   if (opts.overwrite === false && fs.existsSync(job.output)) throw new OutputExistsError(job.output);
-  const img = await readRgb(job.input);
+  const { image: read, alpha } = await decodeKeepingAlpha(job.input);
+  // Transparent pixels' colour, which nobody sees, is replaced by the fill of the visible ones first.
+  const img = alpha ? fillTransparent(read, alpha) : read;
   const r = denoise(runner, img, opts);
-  await writeRgb(job.output, r.image, { overwrite: opts.overwrite, grey: r.grey });
+  await writeRgb(job.output, r.image, { overwrite: opts.overwrite, grey: r.grey, alpha });
   return {
     input: job.input,
     output: job.output,
@@ -42,6 +47,7 @@ export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOpt
     sigma: Math.round(r.sigma * 100) / 100,
     sigmaEstimated: r.sigmaEstimated,
     grey: r.grey,
+    alpha: alpha !== null,
     seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
   };
 }

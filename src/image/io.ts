@@ -96,6 +96,42 @@ export async function decodeImageSource(src: ImageSource, name = typeof src === 
   }
 }
 
+/**
+ * Decodes like decodeImageSource, but keeps transparency: `image` is the colour as stored
+ * (straight, not flattened onto white) and `alpha` the opacity plane (one byte per pixel), or
+ * null when every pixel is opaque (then `image` is exactly what decodeImageSource returns).
+ */
+export async function decodeKeepingAlpha(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<{ image: RgbImage; alpha: Uint8Array | null }> {
+  await probeImage(src, name);
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(src, { limitInputPixels: maxPixels() }).metadata();
+  } catch (error) {
+    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
+  }
+  if (!meta.hasAlpha) return { image: await decodeImageSource(src, name), alpha: null };
+  try {
+    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() }).rotate().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new ImageError(`${name}: expected 4 channels after conversion, got ${info.channels}`);
+    const n = info.width * info.height;
+    const rgb = new Uint8Array(n * 3);
+    const alpha = new Uint8Array(n);
+    let opaque = true;
+    for (let i = 0; i < n; i++) {
+      rgb[i * 3] = data[i * 4];
+      rgb[i * 3 + 1] = data[i * 4 + 1];
+      rgb[i * 3 + 2] = data[i * 4 + 2];
+      alpha[i] = data[i * 4 + 3];
+      if (alpha[i] !== 255) opaque = false;
+    }
+    if (opaque) return { image: { width: info.width, height: info.height, data: rgb }, alpha: null };
+    return { image: { width: info.width, height: info.height, data: rgb }, alpha };
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
+  }
+}
+
 /** Decodes an image file (see decodeImageSource). */
 export async function readRgb(file: string): Promise<RgbImage> {
   return decodeImageSource(file, file);
@@ -121,6 +157,8 @@ export const OUTPUT_FORMATS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tif
 
 /** Formats that store a grey image as one channel (WebP and AVIF keep three). */
 const GREY_FORMATS = ['png', 'jpg', 'jpeg', 'tif', 'tiff'];
+/** Formats that store transparency (JPEG does not: its pixels are flattened onto white). */
+const ALPHA_FORMATS = ['png', 'webp', 'avif', 'tif', 'tiff'];
 
 /** Whether every pixel has R = G = B: a grey image, however it was stored. */
 export function isGreyRgb(img: RgbImage): boolean {
@@ -135,21 +173,31 @@ export interface EncodeOptions {
    * the same pixels, a third of the raw data. A colour image is stored as RGB whatever this says.
    */
   grey?: boolean;
+  /** An opacity plane (one byte per pixel) to store with the colour, where the format can (PNG, WebP, AVIF, TIFF; JPEG is flattened onto white). */
+  alpha?: Uint8Array | null;
 }
 
 /** Encodes by format name: png (default), jpg (quality 95), webp and avif (lossless), tif (deflate: lossless). */
 export async function encodeRgb(img: RgbImage, format: string, opts: EncodeOptions = {}): Promise<Buffer> {
   const n = img.width * img.height;
+  const fmt = format || 'png';
+  const alpha = opts.alpha ?? null;
+  if (alpha && alpha.length !== n) throw new ImageError(`alpha plane has ${alpha.length} bytes, expected ${n} for ${img.width}x${img.height}`);
+  const grey = Boolean(opts.grey) && GREY_FORMATS.includes(fmt) && isGreyRgb(img);
+  const colours = grey ? 1 : 3;
+  const channels = (colours + (alpha ? 1 : 0)) as 1 | 2 | 3 | 4;
   let raw = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-  let channels: 1 | 3 = 3;
-  if (opts.grey && GREY_FORMATS.includes(format || 'png') && isGreyRgb(img)) {
-    raw = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) raw[i] = img.data[3 * i];
-    channels = 1;
+  if (channels !== 3) {
+    raw = Buffer.alloc(n * channels);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < colours; c++) raw[i * channels + c] = img.data[3 * i + c];
+      if (alpha) raw[i * channels + colours] = alpha[i];
+    }
   }
   let s = sharp(raw, { raw: { width: img.width, height: img.height, channels }, limitInputPixels: false });
-  // sharp would otherwise write one channel as sRGB.
-  if (channels === 1) s = s.toColourspace('b-w');
+  if (alpha && !ALPHA_FORMATS.includes(fmt)) s = s.flatten({ background: { r: 255, g: 255, b: 255 } });
+  // sharp would otherwise write one colour channel as sRGB.
+  if (grey) s = s.toColourspace('b-w');
   switch (format) {
     case 'jpg':
     case 'jpeg':

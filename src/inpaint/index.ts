@@ -98,10 +98,14 @@ export function countHoles(holes: Uint8Array): number {
   return n;
 }
 
-/** Hole flags from a mask image: any non-zero colour channel marks a pixel to fill. */
-export function holesFromMask(mask: RgbImage): Uint8Array {
+/**
+ * Hole flags from a mask image: any non-zero colour channel marks a pixel to fill. With the
+ * mask's alpha plane (a mask drawn on a transparent layer), a fully transparent pixel never
+ * marks one, whatever colour it stores.
+ */
+export function holesFromMask(mask: RgbImage, alpha: Uint8Array | null = null): Uint8Array {
   const holes = new Uint8Array(mask.width * mask.height);
-  for (let i = 0; i < holes.length; i++) holes[i] = mask.data[i * 3] || mask.data[i * 3 + 1] || mask.data[i * 3 + 2] ? 1 : 0;
+  for (let i = 0; i < holes.length; i++) holes[i] = (alpha === null || alpha[i] > 0) && (mask.data[i * 3] || mask.data[i * 3 + 1] || mask.data[i * 3 + 2]) ? 1 : 0;
   return holes;
 }
 
