@@ -4,8 +4,10 @@
  * (1) 75% of patches removed, harmonic interpolation, the MAE (PSNRs printed); (2) noise sigma 25, the
  * MAE's estimate alone, with the Wiener passes it guides (--no-collab), and the denoiser's
  * output (plus the collaborative stage), with their PSNRs printed;
- * (3) a stroke mask, OpenCV Telea, the MAE inpainter (PSNRs printed).
- * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y]
+ * (3) a stroke mask, OpenCV Telea, the MAE inpainter (PSNRs printed); (4) the crop made grey
+ * (rgb2gray) with grey noise sigma 25, denoised as if the noise were independent per channel
+ * (greyNoise false, as before session 14) and as grey (the default).
+ * Usage: node bench/figures.js IMAGE [--model DIR] [--x X --y Y] [--only rebuild,denoise,inpaint,grey]
  */
 const path = require('node:path');
 const sharp = require('sharp');
@@ -15,6 +17,7 @@ const { randomMask } = require('../dist/model/masking');
 const { harmonicFillSolved } = require('../dist/image/fill');
 const { patchHoles, composite, fillHoles, maskedPsnr } = require('../dist/bench/recon');
 const { denoise } = require('../dist/denoise');
+const { rgb2gray } = require('../dist/bench/denoise');
 const { inpaint } = require('../dist/inpaint');
 const { strokeMask } = require('../dist/inpaint/masks');
 const { loadOpenCv, cvInpaint } = require('../dist/bench/opencv');
@@ -46,7 +49,19 @@ async function strip(images, file) {
   const out = path.resolve(__dirname, '..', 'docs', 'images');
   require('node:fs').mkdirSync(out, { recursive: true });
   const p = runner.config.patchSize;
+  const only = opt('--only', 'rebuild,denoise,inpaint,grey').split(',');
+  if (only.includes('grey')) {
+    // (4) a grey photo, sigma 25: the same noise in R, G and B
+    const grey = rgb2gray(img);
+    const rg = new Rng(4);
+    const gn = { ...grey, data: new Uint8Array(grey.data.length) };
+    for (let i = 0; i < gn.data.length; i += 3) gn.data[i] = gn.data[i + 1] = gn.data[i + 2] = Math.max(0, Math.min(255, Math.round(grey.data[i] + 25 * rg.normal())));
+    const outs = [{ greyNoise: false }, {}].map((o) => denoise(runner, gn, { sigma: 25, ...o }).image);
+    console.log('grey denoise PSNR (noisy, as colour noise, as grey):', [gn, ...outs].map((x) => psnr(x.data, grey.data).toFixed(2)).join(' '));
+    await strip([grey, gn, ...outs], path.join(out, 'denoise-grey.png'));
+  }
   // (1) rebuild 75% removed patches
+  if (only.includes('rebuild')) {
   const m = randomMask((S / p) * (S / p), 0.75, new Rng(1));
   const holes = patchHoles(m.removed, S / p, S / p, p, S, S);
   const shown = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(128) }, holes);
@@ -56,13 +71,17 @@ async function strip(images, file) {
   const rebuilt = [interp, mae].map((x) => composite(img, x, holes));
   console.log('rebuild PSNR over the removed pixels (harmonic, mae):', rebuilt.map((x) => maskedPsnr(x.data, img.data, holes).toFixed(2)).join(' '));
   await strip([img, shown, ...rebuilt], path.join(out, 'rebuild.png'));
+  }
   // (2) denoise sigma 25
+  if (only.includes('denoise')) {
   const rng = new Rng(2);
   const noisy = { ...img, data: Uint8Array.from(img.data, (v) => Math.max(0, Math.min(255, Math.round(v + 25 * rng.normal())))) };
   const steps = [{ wiener: 0, collab: false }, { collab: false }, {}].map((o) => denoise(runner, noisy, { sigma: 25, ...o }).image);
   console.log('denoise PSNR (noisy, mae alone, --no-collab, default):', [noisy, ...steps].map((x) => psnr(x.data, img.data).toFixed(2)).join(' '));
   await strip([img, noisy, ...steps], path.join(out, 'denoise.png'));
+  }
   // (3) inpaint strokes
+  if (only.includes('inpaint')) {
   const sh = strokeMask(S, S, new Rng(3));
   const marked = composite(img, { ...img, data: new Uint8Array(img.data.length).fill(255) }, sh);
   const cv = await loadOpenCv();
@@ -71,4 +90,5 @@ async function strip(images, file) {
   row.push(inpaint(runner, marked, sh));
   console.log(`inpaint PSNR over the strokes (${cv ? 'telea, ' : ''}mae):`, row.slice(2).map((x) => maskedPsnr(x.data, img.data, sh).toFixed(2)).join(' '));
   await strip(row, path.join(out, 'inpaint.png'));
+  }
 })().catch((e) => { console.error(e.message); process.exit(1); });
