@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { decodeImageSource, decodeKeepingAlpha, decodeRgb, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage } from '../src/image/io';
+import { decodeDeep, decodeImageSource, decodeKeepingAlpha, decodeRgb, encodeDeep, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage, sampleBits } from '../src/image/io';
 import { fillTransparent } from '../src/image/alpha';
 import { OutputExistsError, sameFile, writeFileAtomic } from '../src/util/fsx';
 import { saveTinyModel } from './helpers/tiny-model';
@@ -324,6 +324,53 @@ describe('transparency', () => {
     expect(JSON.parse(r.stdout.toString()).filled).toBe(30);
     const [out, src] = [await pixels('ti-out.png'), rgba(0)];
     for (let i = 0; i < 48 * 40; i++) expect(out[i * 4 + 3]).toBe(src[i * 4 + 3]);
+  });
+});
+
+describe('16-bit images', () => {
+  /** A 40x30 16-bit image: `channels` 3 (RGB) or 2 (grey and alpha), values that 8 bits cannot hold. */
+  const deep = (channels: 2 | 3) => {
+    const v = new Uint16Array(40 * 30 * channels);
+    for (let i = 0; i < v.length; i++) v[i] = channels === 2 && i % 2 ? (i % 10 === 1 ? 0 : 65535) : (i * 2741 + 17) % 65536;
+    return v;
+  };
+  const write16 = (v: Uint16Array, channels: 2 | 3, file: string) => sharp(v, { raw: { width: 40, height: 30, channels } }).toColourspace(channels === 2 ? 'grey16' : 'rgb16').png().toFile(path.join(tmp, file));
+
+  it('decodes and encodes 16-bit samples exactly (PNG and TIFF, grey and alpha too)', async () => {
+    await write16(deep(3), 3, 'd3.png');
+    expect([await sampleBits(path.join(tmp, 'd3.png')), await sampleBits(path.join(tmp, 'photo.png'))]).toEqual([16, 8]);
+    const d = await decodeDeep(path.join(tmp, 'd3.png'));
+    expect(d.alpha).toBeNull();
+    expect(Array.from(d.data, (x) => Math.round(x * 257))).toEqual(Array.from(deep(3)));
+    for (const format of ['png', 'tif']) {
+      const back = await decodeDeep(await encodeDeep(d, format));
+      expect(Array.from(back.data, (x) => Math.round(x * 257))).toEqual(Array.from(deep(3)));
+    }
+    await write16(deep(2), 2, 'd2.png');
+    const g = await decodeDeep(path.join(tmp, 'd2.png'));
+    const bytes = await encodeDeep(g, 'png', { grey: true });
+    const m = await sharp(bytes).metadata();
+    expect([m.channels, m.depth]).toEqual([2, 'ushort']);
+    expect(Array.from((await decodeDeep(bytes)).alpha!)).toEqual(Array.from(g.alpha!));
+    await expect(encodeDeep(g, 'jpg')).rejects.toThrow('16-bit output needs png or tif, got jpg');
+  });
+
+  it('mae denoise writes a 16-bit input back at 16 bits as PNG or TIFF (alpha kept), and at 8 bits as JPEG', async () => {
+    await write16(deep(3), 3, 'n16.png');
+    const r = run(['denoise', 'n16.png', '-o', 'n16-out.png', '--model', model, '--sigma', '20', '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.toString()).files[0]).toMatchObject({ bits: 16, grey: false, alpha: false });
+    expect((await sharp(path.join(tmp, 'n16-out.png')).metadata()).depth).toBe('ushort');
+    const out = await decodeDeep(path.join(tmp, 'n16-out.png'));
+    // Not just 8-bit values widened: the float result keeps its fractions.
+    expect(out.data.some((x) => Math.abs(x - Math.round(x)) > 0.01)).toBe(true);
+    expect(JSON.parse(run(['denoise', 'n16.png', '-o', 'n16-out.jpg', '--model', model, '--sigma', '20', '--json']).stdout.toString()).files[0].bits).toBe(8);
+    await write16(deep(2), 2, 'g16.png');
+    const gr = run(['denoise', 'g16.png', '-o', 'g16-out.tif', '--model', model, '--json']);
+    expect(JSON.parse(gr.stdout.toString()).files[0]).toMatchObject({ bits: 16, grey: true, alpha: true });
+    const gm = await sharp(path.join(tmp, 'g16-out.tif')).metadata();
+    expect([gm.channels, gm.depth]).toEqual([2, 'ushort']);
+    expect(Array.from((await decodeDeep(path.join(tmp, 'g16-out.tif'))).alpha!)).toEqual(Array.from((await decodeDeep(path.join(tmp, 'g16.png'))).alpha!));
   });
 });
 

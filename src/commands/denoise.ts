@@ -27,7 +27,7 @@ export default class Denoise extends MaeCommand {
     "That estimate then guides two passes of Wiener filtering in a sliding 8x8 DCT: each coefficient of the noisy image is kept where the estimate shows signal and removed where it shows only noise, which brings back texture the MAE smoothed away. " +
     "Last, a collaborative stage filters groups of similar blocks together, as BM3D does: a hard-thresholding pass over the noisy image gives a second estimate that owes nothing to the model, and the two estimates, averaged, guide a collaborative Wiener pass (--no-collab leaves it out). " +
     'The model is blind to the noise level: --sigma (0..255 scale, default: estimated from each image) sets how much of the noisy input is kept and the Wiener gains. ' +
-    'A grey photo (R = G = B at every pixel, whatever its file stores) has the same noise in its three channels: it is denoised as grey and written in one grey channel. Transparency is kept (not in JPEG outputs). ' +
+    'A grey photo (R = G = B at every pixel, whatever its file stores) has the same noise in its three channels: it is denoised as grey and written in one grey channel. Transparency is kept (not in JPEG outputs), and a 16-bit file written as PNG or TIFF stays 16-bit. ' +
     'Inputs are files, folders (their images) or glob patterns. The output is a folder (one PNG per input, same base name) or, for a single input, a file. ' +
     'Images run in parallel in --jobs worker threads (a single image shares its windows among them); a file that fails is reported at the end and the others still run (exit code 1 if any failed). ' +
     "An existing output is only replaced with --force. A single input can be '-' (standard input) and -o - writes to standard output.";
@@ -106,7 +106,7 @@ export default class Denoise extends MaeCommand {
         bar.update(`denoise ${finished}/${total} done${running.length ? `, ${running.length} running` : ''}  ${Math.round((100 * done) / total)}%  ETA ${ProgressLine.duration(eta)}`);
       },
       onResult: (r) => {
-        if (r.ok && !this.quiet && !this.jsonEnabled()) bar.log(`${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}  ${r.seconds.toFixed(1)} s`);
+        if (r.ok && !this.quiet && !this.jsonEnabled()) bar.log(`${r.input} -> ${r.output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}${r.bits === 16 ? '  16-bit' : ''}  ${r.seconds.toFixed(1)} s`);
       },
     });
     bar.done();
@@ -137,7 +137,7 @@ export default class Denoise extends MaeCommand {
     await writeImageArg(output, r, { overwrite: flags.force, format: flags.format, grey: r.grey, alpha });
     const seconds = Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100;
     this.log(`${input} -> ${output}  ${r.width}x${r.height}  sigma ${r.sigma.toFixed(1)}${r.sigmaEstimated ? ' (estimated)' : ''}${r.grey ? '  grey' : ''}  ${seconds.toFixed(1)} s`);
-    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, grey: r.grey, alpha: alpha !== null, seconds };
+    const file: FileResult = { input, output, width: r.width, height: r.height, sigma: Math.round(r.sigma * 100) / 100, sigmaEstimated: r.sigmaEstimated, grey: r.grey, alpha: alpha !== null, bits: 8, seconds };
     return { files: [file], failed: [], model: runner.modelId, backend: runner.backend.name, jobs: 1 };
   }
 }

@@ -1,10 +1,12 @@
 /** Denoises one image file into another (read, denoise, atomic write): shared by the command and its worker threads. */
 import * as fs from 'node:fs';
-import { fillTransparent } from '../image/alpha';
-import { decodeKeepingAlpha, writeRgb } from '../image/io';
+import * as path from 'node:path';
+import { fillTransparent, fillTransparentFloat } from '../image/alpha';
+import { decodeDeep, decodeKeepingAlpha, DEEP_FORMATS, encodeDeep, sampleBits, writeRgb } from '../image/io';
+import { writeFileAtomic } from '../util/fsx';
 import { OutputExistsError } from '../util/fsx';
 import { MaeRunner } from '../model/runner';
-import { denoise, DenoiseOptions } from './index';
+import { denoise, denoiseFloat, DenoiseOptions } from './index';
 
 export interface FileJob {
   input: string;
@@ -23,6 +25,8 @@ export interface FileResult {
   grey: boolean;
   /** The input had transparency, written back unchanged (where the output format stores it: not JPEG). */
   alpha: boolean;
+  /** Bits per sample of the output: 16 for a 16-bit input written as PNG or TIFF, else 8. */
+  bits: 8 | 16;
   seconds: number;
 }
 
@@ -34,6 +38,8 @@ export type FileOptions = Pick<DenoiseOptions, 'sigma' | 'stride' | 'shifts' | '
 export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOptions = {}): Promise<FileResult> {
   const t0 = process.hrtime.bigint();
   if (opts.overwrite === false && fs.existsSync(job.output)) throw new OutputExistsError(job.output);
+  const format = path.extname(job.output).slice(1).toLowerCase() || 'png';
+  if (DEEP_FORMATS.includes(format) && (await sampleBits(job.input)) === 16) return denoiseDeep(runner, job, format, opts, t0);
   const { image: read, alpha } = await decodeKeepingAlpha(job.input);
   // Transparent pixels' colour, which nobody sees, is replaced by the fill of the visible ones first.
   const img = alpha ? fillTransparent(read, alpha) : read;
@@ -48,6 +54,32 @@ export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOpt
     sigmaEstimated: r.sigmaEstimated,
     grey: r.grey,
     alpha: alpha !== null,
+    bits: 8,
+    seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
+  };
+}
+
+/**
+ * denoiseFile for a 16-bit input written as PNG or TIFF: decoded, denoised and written at 16
+ * bits (the stages run on floats, so nothing is lost to 8-bit rounding on the way).
+ */
+async function denoiseDeep(runner: MaeRunner, job: FileJob, format: string, opts: FileOptions, t0: bigint): Promise<FileResult> {
+  const src = await decodeDeep(job.input);
+  const { width, height } = src;
+  const rgb = (src.alpha && fillTransparentFloat(src.data, width, height, src.alpha)) || src.data;
+  const r = denoiseFloat(runner, { width, height, data: rgb.map((v) => v / 255 - 0.5) }, opts);
+  const out = { width, height, data: r.image.data.map((v) => (v + 0.5) * 255), alpha: src.alpha };
+  writeFileAtomic(job.output, await encodeDeep(out, format, { grey: r.grey }), { overwrite: opts.overwrite });
+  return {
+    input: job.input,
+    output: job.output,
+    width,
+    height,
+    sigma: Math.round(r.sigma * 100) / 100,
+    sigmaEstimated: r.sigmaEstimated,
+    grey: r.grey,
+    alpha: src.alpha !== null,
+    bits: 16,
     seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
   };
 }

@@ -9,15 +9,15 @@ import { harmonicFillSolved } from './fill';
 import { RgbImage } from './io';
 
 /**
- * `img` with the colour of every pixel whose alpha is 0 replaced by the harmonic fill of the
- * others (those with alpha > 0 and, if `unknown` is given, not flagged in it: pixels whose
- * colour must not be read either, such as an inpainting mask's). Returns `img` itself when no
- * pixel is transparent, and a copy with the transparent pixels at mid-grey when nothing around
- * them can be read.
+ * The colour of every pixel whose alpha is 0 replaced by the harmonic fill of the others (those
+ * with alpha > 0 and, if `unknown` is given, not flagged in it: pixels whose colour must not be
+ * read either, such as an inpainting mask's), in RGB floats of any scale: a new array, or null
+ * when no pixel is transparent. With nothing readable around them they take `grey`.
  */
-export function fillTransparent(img: RgbImage, alpha: Uint8Array, unknown?: Uint8Array): RgbImage {
-  const n = img.width * img.height;
-  if (alpha.length !== n) throw new Error(`alpha plane has ${alpha.length} bytes, expected ${n}`);
+export function fillTransparentFloat(rgb: Float32Array, width: number, height: number, alpha: ArrayLike<number>, unknown?: Uint8Array, grey = 128): Float32Array | null {
+  const n = width * height;
+  if (rgb.length !== n * 3) throw new Error(`image has ${rgb.length} values, expected ${n * 3} for ${width}x${height} RGB`);
+  if (alpha.length !== n) throw new Error(`alpha plane has ${alpha.length} values, expected ${n}`);
   if (unknown && unknown.length !== n) throw new Error(`mask has ${unknown.length} pixels, expected ${n}`);
   const known = new Uint8Array(n);
   let transparent = 0;
@@ -29,13 +29,18 @@ export function fillTransparent(img: RgbImage, alpha: Uint8Array, unknown?: Uint
       readable++;
     }
   }
-  if (transparent === 0) return img;
-  const data = new Uint8Array(img.data);
-  if (readable === 0) {
-    for (let i = 0; i < n; i++) if (alpha[i] === 0) data.fill(128, i * 3, i * 3 + 3);
-    return { width: img.width, height: img.height, data };
-  }
-  const filled = harmonicFillSolved(Float32Array.from(img.data), img.width, img.height, 3, known);
-  for (let i = 0; i < n; i++) if (alpha[i] === 0) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.max(0, Math.min(255, Math.round(filled[i * 3 + c])));
+  if (transparent === 0) return null;
+  const out = Float32Array.from(rgb);
+  const filled = readable ? harmonicFillSolved(rgb, width, height, 3, known) : null;
+  for (let i = 0; i < n; i++) if (alpha[i] === 0) for (let c = 0; c < 3; c++) out[i * 3 + c] = filled ? filled[i * 3 + c] : grey;
+  return out;
+}
+
+/** fillTransparentFloat on an 8-bit image: `img` itself when no pixel is transparent, else a copy (rounded). */
+export function fillTransparent(img: RgbImage, alpha: Uint8Array, unknown?: Uint8Array): RgbImage {
+  const f = fillTransparentFloat(Float32Array.from(img.data), img.width, img.height, alpha, unknown);
+  if (!f) return img;
+  const data = new Uint8Array(f.length);
+  for (let i = 0; i < f.length; i++) data[i] = Math.max(0, Math.min(255, Math.round(f[i])));
   return { width: img.width, height: img.height, data };
 }

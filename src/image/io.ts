@@ -132,6 +132,71 @@ export async function decodeKeepingAlpha(src: ImageSource, name = typeof src ===
   }
 }
 
+/** Bits per sample of an image (16 for PNG or TIFF files with 16-bit samples, else 8), from its header. */
+export async function sampleBits(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<8 | 16> {
+  await probeImage(src, name);
+  try {
+    return (await sharp(src, { limitInputPixels: maxPixels() }).metadata()).depth === 'ushort' ? 16 : 8;
+  } catch (error) {
+    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
+  }
+}
+
+/** An image decoded at 16 bits: RGB floats on the 0..255 scale (a 16-bit sample / 257), and its opacity at 16 bits or null. */
+export interface DeepImage {
+  width: number;
+  height: number;
+  data: Float32Array;
+  alpha: Uint16Array | null;
+}
+
+/** Decodes an image keeping 16-bit samples (and transparency, as decodeKeepingAlpha does): EXIF orientation applied, sRGB. */
+export async function decodeDeep(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<DeepImage> {
+  await probeImage(src, name);
+  try {
+    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() }).rotate().toColourspace('rgb16').ensureAlpha(1).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new ImageError(`${name}: expected 4 channels after conversion, got ${info.channels}`);
+    const v = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    const n = info.width * info.height;
+    const rgb = new Float32Array(n * 3);
+    const alpha = new Uint16Array(n);
+    let opaque = true;
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = v[i * 4 + c] / 257;
+      alpha[i] = v[i * 4 + 3];
+      if (alpha[i] !== 65535) opaque = false;
+    }
+    return { width: info.width, height: info.height, data: rgb, alpha: opaque ? null : alpha };
+  } catch (error) {
+    if (error instanceof ImageError) throw error;
+    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
+  }
+}
+
+/** Formats that store 16-bit samples. */
+export const DEEP_FORMATS = ['png', 'tif', 'tiff'];
+
+/**
+ * Encodes a DeepImage at 16 bits (PNG, TIFF deflate): RGB, or one grey channel when `grey` and
+ * every pixel is grey at 16 bits, plus its alpha plane if it has one.
+ */
+export async function encodeDeep(img: DeepImage, format: string, opts: { grey?: boolean } = {}): Promise<Buffer> {
+  if (!DEEP_FORMATS.includes(format)) throw new ImageError(`16-bit output needs png or tif, got ${format}`);
+  const n = img.width * img.height;
+  const q = (x: number) => Math.max(0, Math.min(65535, Math.round(x * 257)));
+  let grey = Boolean(opts.grey);
+  for (let i = 0; grey && i < n; i++) grey = q(img.data[i * 3]) === q(img.data[i * 3 + 1]) && q(img.data[i * 3]) === q(img.data[i * 3 + 2]);
+  const colours = grey ? 1 : 3;
+  const channels = colours + (img.alpha ? 1 : 0);
+  const raw = new Uint16Array(n * channels);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < colours; c++) raw[i * channels + c] = q(img.data[i * 3 + c]);
+    if (img.alpha) raw[i * channels + colours] = img.alpha[i];
+  }
+  const s = sharp(raw, { raw: { width: img.width, height: img.height, channels: channels as 1 | 2 | 3 | 4 }, limitInputPixels: false }).toColourspace(grey ? 'grey16' : 'rgb16');
+  return format === 'png' ? s.png().toBuffer() : s.tiff({ compression: 'deflate', predictor: 'horizontal' }).toBuffer();
+}
+
 /** Decodes an image file (see decodeImageSource). */
 export async function readRgb(file: string): Promise<RgbImage> {
   return decodeImageSource(file, file);
