@@ -8,11 +8,13 @@ import { decodeImage, encodeImage, inspect as inspectFile, modelInfo, needsModel
 import { MaeFile } from './codec/container';
 import { CodecParams, DEFAULT_QUALITY, qualityParams } from './codec/quality';
 import { checkDenoiseOptions, denoise as denoiseRgb } from './denoise';
+import { denoiseFile as denoiseImageFile, FileResult as DenoiseFileResult } from './denoise/file';
 import { checkRgb, decodeImageSource, decodeKeepingAlpha, encodeRgb, EncodeOptions, OUTPUT_FORMATS, RgbImage } from './image/io';
 import { checkHoles, checkTension, holesFromMask, inpaint as inpaintRgb, InpaintError } from './inpaint';
 import { CompareResult, compareRgb } from './metrics';
 import { defaultModelDir, MaeRunner } from './model/runner';
 import { UsageError } from './util/errors';
+import { sameFile } from './util/fsx';
 
 /** Raw pixels: 8-bit sRGB, interleaved R, G, B, row-major; `data.length === width * height * 3`. */
 export type RawImage = RgbImage;
@@ -171,6 +173,31 @@ export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Pro
   const runner = await useModel(opts);
   const r = denoiseRgb(runner, img, { ...o, onProgress: opts.onProgress });
   return { ...r.image, sigma: r.sigma, sigmaEstimated: r.sigmaEstimated, grey: r.grey };
+}
+
+export type { DenoiseFileResult };
+
+export interface DenoiseFileOptions extends DenoiseOptions {
+  /** Replace an existing output (default false: an existing output is an OutputExistsError). */
+  overwrite?: boolean;
+}
+
+/**
+ * Denoises one image file into another as `mae denoise` does: a grey photo as grey (written in
+ * one channel), transparency kept, a 16-bit PNG or TIFF kept at 16 bits when the output is PNG
+ * or TIFF; the format follows the output's extension; written atomically.
+ */
+export async function denoiseFile(input: string, output: string, opts: DenoiseFileOptions = {}): Promise<DenoiseFileResult> {
+  const o = { sigma: opts.sigma ?? 'auto', stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts, collabSearch: opts.collabSearch };
+  try {
+    checkDenoiseOptions(o);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!OUTPUT_FORMATS.includes(path.extname(output).slice(1).toLowerCase())) throw new UsageError(`unsupported output format for ${output} (use ${OUTPUT_FORMATS.join(', ')})`);
+  if (sameFile(input, output)) throw new UsageError(`${input} would be overwritten by its own output`);
+  const runner = await useModel(opts);
+  return denoiseImageFile(runner, { input, output }, { ...o, overwrite: opts.overwrite ?? false, onProgress: opts.onProgress });
 }
 
 /** Pixels to fill: one byte per pixel, row-major, non-zero = fill. */

@@ -37,7 +37,7 @@ describe('library API', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main: string; types: string };
     expect(pkg.main).toBe('dist/index.js');
     expect(pkg.types).toBe('dist/index.d.ts');
-    for (const f of ['compress', 'decompress', 'denoise', 'inpaint', 'metrics', 'loadModel', 'inspect', 'toRawImage', 'toImageBytes']) expect(typeof (api as Record<string, unknown>)[f]).toBe('function');
+    for (const f of ['compress', 'decompress', 'denoise', 'denoiseFile', 'inpaint', 'metrics', 'loadModel', 'inspect', 'toRawImage', 'toImageBytes']) expect(typeof (api as Record<string, unknown>)[f]).toBe('function');
     if (fs.existsSync(path.join(ROOT, pkg.main))) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const built = require(ROOT) as Record<string, unknown>;
@@ -105,6 +105,22 @@ describe('library API', () => {
     holes.forEach((h, i) => (maskImg.data[i * 3] = h ? 255 : 0));
     const out2 = await api.inpaint(await api.toImageBytes(img), await api.toImageBytes(maskImg), { model });
     expect(Buffer.from(out2.data).equals(Buffer.from(out.data))).toBe(true);
+  });
+
+  it('denoiseFile writes what mae denoise writes (a grey photo in one channel) and never over an existing file unless told', async () => {
+    const grey = picture(48, 40);
+    for (let i = 0; i < grey.data.length; i += 3) grey.data[i + 1] = grey.data[i + 2] = grey.data[i];
+    const input = path.join(tmp, 'grey-in.png');
+    await sharp(Buffer.from(grey.data.filter((_, k) => k % 3 === 0)), { raw: { width: 48, height: 40, channels: 1 } }).png().toFile(input);
+    const output = path.join(tmp, 'grey-out.png');
+    const r = await api.denoiseFile(input, output, { model, sigma: 15 });
+    expect(r).toMatchObject({ input, output, width: 48, height: 40, sigma: 15, sigmaEstimated: false, grey: true, alpha: false, bits: 8 });
+    expect((await sharp(output).metadata()).channels).toBe(1);
+    await expect(api.denoiseFile(input, output, { model })).rejects.toThrow(/already exists/);
+    await api.denoiseFile(input, output, { model, overwrite: true });
+    await expect(api.denoiseFile(input, input, { model, overwrite: true })).rejects.toThrow(UsageError);
+    await expect(api.denoiseFile(input, path.join(tmp, 'x.bmp'), { model })).rejects.toThrow(/unsupported output format/);
+    await expect(api.denoiseFile(input, path.join(tmp, 'y.png'), { model, sigma: -2 })).rejects.toThrow(UsageError);
   });
 
   it('metrics returns the diff image on request', async () => {
