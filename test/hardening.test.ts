@@ -378,6 +378,25 @@ describe('16-bit images', () => {
     expect([gm.channels, gm.depth]).toEqual([2, 'ushort']);
     expect(Array.from((await decodeDeep(path.join(tmp, 'g16-out.tif'))).alpha!)).toEqual(Array.from((await decodeDeep(path.join(tmp, 'g16.png'))).alpha!));
   });
+
+  it('mae inpaint writes a 16-bit input back at 16 bits, its known pixels exactly', async () => {
+    await write16(deep(3), 3, 'i16.png');
+    const m = Buffer.alloc(40 * 30 * 3);
+    for (let i = 0; i < 40 * 30; i++) if (i % 40 >= 10 && i % 40 < 20 && Math.floor(i / 40) >= 8 && Math.floor(i / 40) < 16) m.fill(255, i * 3, i * 3 + 3);
+    await sharp(m, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(path.join(tmp, 'i16-mask.png'));
+    const r = run(['inpaint', 'i16.png', '--mask', 'i16-mask.png', '-o', 'i16-out.png', '--model', model, '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ bits: 16, filled: 80 });
+    const out = Array.from((await decodeDeep(path.join(tmp, 'i16-out.png'))).data, (x) => Math.round(x * 257));
+    const src = Array.from(deep(3));
+    let changed = 0;
+    for (let i = 0; i < 40 * 30; i++) {
+      const hole = m[i * 3] > 0;
+      for (let c = 0; c < 3; c++) if (hole) changed += out[i * 3 + c] !== src[i * 3 + c] ? 1 : 0;
+      else expect(out[i * 3 + c]).toBe(src[i * 3 + c]);
+    }
+    expect(changed).toBeGreaterThan(0);
+  });
 });
 
 describe('batches', () => {

@@ -250,7 +250,7 @@ describe('mae inpaint (compiled CLI)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const res = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(Object.keys(res).sort()).toEqual(['filled', 'height', 'input', 'mask', 'output', 'seconds', 'width']);
+    expect(Object.keys(res).sort()).toEqual(['bits', 'filled', 'height', 'input', 'mask', 'output', 'seconds', 'width']);
     expect(res).toMatchObject({ input: photo, mask, output: out, width: 100, height: 80, filled: holes.reduce((s, v) => s + v, 0) });
     const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
     for (let i = 0; i < holes.length; i++) if (!holes[i]) expect(data[i * 3]).toBe(img.data[i * 3]);
