@@ -161,14 +161,19 @@ export interface DenoisedImage extends RawImage {
   grey: boolean;
 }
 
-export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Promise<DenoisedImage> {
-  const sigma = opts.sigma ?? 'auto';
-  const o = { sigma, stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts, collabSearch: opts.collabSearch };
+/** The denoiser's own options out of the API's (sigma 'auto' by default), checked: a bad one is a UsageError. */
+function denoiserOptions(opts: DenoiseOptions) {
+  const o = { sigma: opts.sigma ?? 'auto', stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts, collabSearch: opts.collabSearch };
   try {
     checkDenoiseOptions(o);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  return o;
+}
+
+export async function denoise(image: ImageInput, opts: DenoiseOptions = {}): Promise<DenoisedImage> {
+  const o = denoiserOptions(opts);
   const img = await toRawImage(image);
   const runner = await useModel(opts);
   const r = denoiseRgb(runner, img, { ...o, onProgress: opts.onProgress });
@@ -188,12 +193,7 @@ export interface DenoiseFileOptions extends DenoiseOptions {
  * or TIFF; the format follows the output's extension; written atomically.
  */
 export async function denoiseFile(input: string, output: string, opts: DenoiseFileOptions = {}): Promise<DenoiseFileResult> {
-  const o = { sigma: opts.sigma ?? 'auto', stride: opts.stride, shifts: opts.shifts, wiener: opts.wiener, wienerStride: opts.wienerStride, collab: opts.collab, collabShifts: opts.collabShifts, collabSearch: opts.collabSearch };
-  try {
-    checkDenoiseOptions(o);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const o = denoiserOptions(opts);
   if (!OUTPUT_FORMATS.includes(path.extname(output).slice(1).toLowerCase())) throw new UsageError(`unsupported output format for ${output} (use ${OUTPUT_FORMATS.join(', ')})`);
   if (sameFile(input, output)) throw new UsageError(`${input} would be overwritten by its own output`);
   const runner = await useModel(opts);

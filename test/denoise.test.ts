@@ -300,7 +300,8 @@ describe('denoise() in process', () => {
 describe('grey images', () => {
   it("are denoised as grey: the later stages take the luma plane's noise (sigma x sqrt 3), and the output is exactly grey", async () => {
     const { MaeRunner } = await import('../src/model/runner');
-    const { denoiseFloat, isGreyFloat } = await import('../src/denoise');
+    const { denoiseFloat } = await import('../src/denoise');
+    const { isGreyRgb } = await import('../src/image/io');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mae-dn-grey-'));
     try {
       saveTinyModel(dir);
@@ -313,7 +314,7 @@ describe('grey images', () => {
       // The same noise in the three channels, as a grey photo has.
       const g = noisy(grey, 25, 9, false);
       const f: FloatImage = { width: W, height: H, data: Float32Array.from({ length: W * H * 3 }, (_, k) => g[Math.floor(k / 3)] / 255 - 0.5) };
-      expect(isGreyFloat(f.data)).toBe(true);
+      expect(isGreyRgb(f)).toBe(true);
       const psnr = (img: FloatImage) => {
         let se = 0;
         for (let i = 0; i < W * H; i++) for (let c = 0; c < 3; c++) se += ((img.data[3 * i + c] + 0.5) * 255 - grey[i]) ** 2;
@@ -321,7 +322,7 @@ describe('grey images', () => {
       };
       const r = denoiseFloat(runner, f, { sigma: 25 });
       expect(r.grey).toBe(true);
-      expect(isGreyFloat(r.image.data)).toBe(true);
+      expect(isGreyRgb(r.image)).toBe(true);
       const asColour = denoiseFloat(runner, f, { sigma: 25, greyNoise: false });
       expect(asColour.grey).toBe(false);
       // Treated as colour noise, the stages assume a third of the luma's noise and leave most of it.

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
-import { decodeDeep, decodeImageSource, decodeKeepingAlpha, decodeRgb, encodeDeep, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage, sampleBits } from '../src/image/io';
+import { decodeDeep, decodeImageSource, decodeKeepingAlpha, decodeRgb, encodeDeep, encodeRgb, ImageError, isGreyRgb, probeImage, readRgb, RgbImage } from '../src/image/io';
 import { fillTransparent } from '../src/image/alpha';
 import { OutputExistsError, sameFile, writeFileAtomic } from '../src/util/fsx';
 import { saveTinyModel } from './helpers/tiny-model';
@@ -344,7 +344,7 @@ describe('16-bit images', () => {
 
   it('decodes and encodes 16-bit samples exactly (PNG and TIFF, grey and alpha too)', async () => {
     await write16(deep(3), 3, 'd3.png');
-    expect([await sampleBits(path.join(tmp, 'd3.png')), await sampleBits(path.join(tmp, 'photo.png'))]).toEqual([16, 8]);
+    expect([(await probeImage(path.join(tmp, 'd3.png'))).bits, (await probeImage(path.join(tmp, 'photo.png'))).bits]).toEqual([16, 8]);
     const d = await decodeDeep(path.join(tmp, 'd3.png'));
     expect(d.alpha).toBeNull();
     expect(Array.from(d.data, (x) => Math.round(x * 257))).toEqual(Array.from(deep(3)));

@@ -3,7 +3,7 @@ import { inpaint } from '../api';
 import { backendFlag, forceFlag, formatFlag, MaeCommand, modelFlag, threadsFlag, threadsFrom } from '../cli/base';
 import { STDIO } from '../cli/stdio';
 import { checkNotInputs, outputFormat, readImageArgKeepingAlpha, writeBytesArg, writeImageArg } from '../codec/files';
-import { decodeDeep, DEEP_FORMATS, DeepImage, encodeDeep, RgbImage, sampleBits } from '../image/io';
+import { decodeDeep, DEEP_FORMATS, DeepImage, encodeDeep, probeImage, RgbImage } from '../image/io';
 import { fillTransparent } from '../image/alpha';
 import { checkHoles, holesFromMask, InpaintError } from '../inpaint';
 import { MaeRunner } from '../model/runner';
@@ -58,7 +58,7 @@ export default class Inpaint extends MaeCommand {
     if (flags.output === STDIO) this.claimStdout('the image');
     checkOutputsFree([flags.output], flags.force);
     // A 16-bit PNG or TIFF written as PNG or TIFF stays 16-bit: the model fills the holes from the photo at 8 bits, the known pixels keep their 16.
-    const deep = args.image !== STDIO && DEEP_FORMATS.includes(format) && (await sampleBits(args.image)) === 16 ? await decodeDeep(args.image) : null;
+    const deep = args.image !== STDIO && DEEP_FORMATS.includes(format) && (await probeImage(args.image)).bits === 16 ? await decodeDeep(args.image) : null;
     const [{ image: read, alpha }, { image: maskImg, alpha: maskAlpha }] = await Promise.all([deep ? deepTo8(deep) : readImageArgKeepingAlpha(args.image), readImageArgKeepingAlpha(flags.mask)]);
     // Checked before the model loads.
     if (maskImg.width !== read.width || maskImg.height !== read.height) throw new InpaintError(`mask is ${maskImg.width}x${maskImg.height}, the image is ${read.width}x${read.height}`);

@@ -2,9 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fillTransparent, fillTransparentFloat } from '../image/alpha';
-import { decodeDeep, decodeKeepingAlpha, DEEP_FORMATS, encodeDeep, sampleBits, writeRgb } from '../image/io';
-import { writeFileAtomic } from '../util/fsx';
-import { OutputExistsError } from '../util/fsx';
+import { decodeDeep, decodeKeepingAlpha, DEEP_FORMATS, encodeDeep, probeImage, writeRgb } from '../image/io';
+import { OutputExistsError, writeFileAtomic } from '../util/fsx';
 import { MaeRunner } from '../model/runner';
 import { denoise, denoiseFloat, DenoiseOptions } from './index';
 
@@ -39,37 +38,8 @@ export async function denoiseFile(runner: MaeRunner, job: FileJob, opts: FileOpt
   const t0 = process.hrtime.bigint();
   if (opts.overwrite === false && fs.existsSync(job.output)) throw new OutputExistsError(job.output);
   const format = path.extname(job.output).slice(1).toLowerCase() || 'png';
-  if (DEEP_FORMATS.includes(format) && (await sampleBits(job.input)) === 16) return denoiseDeep(runner, job, format, opts, t0);
-  const { image: read, alpha } = await decodeKeepingAlpha(job.input);
-  // Transparent pixels' colour, which nobody sees, is replaced by the fill of the visible ones first.
-  const img = alpha ? fillTransparent(read, alpha) : read;
-  const r = denoise(runner, img, opts);
-  await writeRgb(job.output, r.image, { overwrite: opts.overwrite, grey: r.grey, alpha });
-  return {
-    input: job.input,
-    output: job.output,
-    width: img.width,
-    height: img.height,
-    sigma: Math.round(r.sigma * 100) / 100,
-    sigmaEstimated: r.sigmaEstimated,
-    grey: r.grey,
-    alpha: alpha !== null,
-    bits: 8,
-    seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
-  };
-}
-
-/**
- * denoiseFile for a 16-bit input written as PNG or TIFF: decoded, denoised and written at 16
- * bits (the stages run on floats, so nothing is lost to 8-bit rounding on the way).
- */
-async function denoiseDeep(runner: MaeRunner, job: FileJob, format: string, opts: FileOptions, t0: bigint): Promise<FileResult> {
-  const src = await decodeDeep(job.input);
-  const { width, height } = src;
-  const rgb = (src.alpha && fillTransparentFloat(src.data, width, height, src.alpha)) || src.data;
-  const r = denoiseFloat(runner, { width, height, data: rgb.map((v) => v / 255 - 0.5) }, opts);
-  const out = { width, height, data: r.image.data.map((v) => (v + 0.5) * 255), alpha: src.alpha };
-  writeFileAtomic(job.output, await encodeDeep(out, format, { grey: r.grey }), { overwrite: opts.overwrite });
+  const bits = DEEP_FORMATS.includes(format) ? (await probeImage(job.input)).bits : 8;
+  const { width, height, r, alpha } = bits === 16 ? await denoiseDeep(runner, job, format, opts) : await denoise8(runner, job, opts);
   return {
     input: job.input,
     output: job.output,
@@ -78,10 +48,37 @@ async function denoiseDeep(runner: MaeRunner, job: FileJob, format: string, opts
     sigma: Math.round(r.sigma * 100) / 100,
     sigmaEstimated: r.sigmaEstimated,
     grey: r.grey,
-    alpha: src.alpha !== null,
-    bits: 16,
+    alpha,
+    bits,
     seconds: Math.round(Number(process.hrtime.bigint() - t0) / 1e7) / 100,
   };
+}
+
+/** What a denoised file's result reports of its image. */
+type Denoised = { width: number; height: number; r: { sigma: number; sigmaEstimated: boolean; grey: boolean }; alpha: boolean };
+
+/** denoiseFile at 8 bits. */
+async function denoise8(runner: MaeRunner, job: FileJob, opts: FileOptions): Promise<Denoised> {
+  const { image: read, alpha } = await decodeKeepingAlpha(job.input);
+  // Transparent pixels' colour, which nobody sees, is replaced by the fill of the visible ones first.
+  const img = alpha ? fillTransparent(read, alpha) : read;
+  const r = denoise(runner, img, opts);
+  await writeRgb(job.output, r.image, { overwrite: opts.overwrite, grey: r.grey, alpha });
+  return { width: img.width, height: img.height, r, alpha: alpha !== null };
+}
+
+/**
+ * denoiseFile for a 16-bit input written as PNG or TIFF: decoded, denoised and written at 16
+ * bits (the stages run on floats, so nothing is lost to 8-bit rounding on the way).
+ */
+async function denoiseDeep(runner: MaeRunner, job: FileJob, format: string, opts: FileOptions): Promise<Denoised> {
+  const src = await decodeDeep(job.input);
+  const { width, height } = src;
+  const rgb = (src.alpha && fillTransparentFloat(src.data, width, height, src.alpha)) || src.data;
+  const r = denoiseFloat(runner, { width, height, data: rgb.map((v) => v / 255 - 0.5) }, opts);
+  const out = { width, height, data: r.image.data.map((v) => (v + 0.5) * 255), alpha: src.alpha };
+  writeFileAtomic(job.output, await encodeDeep(out, format, { grey: r.grey }), { overwrite: opts.overwrite });
+  return { width, height, r, alpha: src.alpha !== null };
 }
 
 /** The first line of an error's message, without a leading "Error: ". */

@@ -14,7 +14,7 @@
  * nothing and never lost. Re-run the scripts when the model changes.
  */
 import { cropImage, FloatImage, MaeRunner, padImage, toFloat, toRgb } from '../model/runner';
-import { RgbImage } from '../image/io';
+import { isGreyRgb, RgbImage } from '../image/io';
 import { deblockPass } from './deblock';
 import { estimateSigma } from './sigma';
 import { transformImage, untransformImage } from './transforms';
@@ -145,12 +145,6 @@ export function checkDenoiseOptions(opts: DenoiseOptions): void {
   if (opts.greyNoise !== undefined && typeof opts.greyNoise !== 'boolean') bad('grey noise must be true or false', opts.greyNoise);
 }
 
-/** Whether every pixel of an interleaved RGB float image has R = G = B. */
-export function isGreyFloat(data: Float32Array): boolean {
-  for (let i = 0; i < data.length; i += 3) if (data[i] !== data[i + 1] || data[i] !== data[i + 2]) return false;
-  return true;
-}
-
 /**
  * The noise sigma (0..1 scale) the stages after the model take, from the image's (0..255):
  * they work in an orthonormal opponent colour space, where noise that is the same in R, G and
@@ -245,7 +239,7 @@ export function denoiseFloat(runner: MaeRunner, img: FloatImage, opts: DenoiseOp
     const start = i === 0 ? 0 : shares[0];
     return opts.onProgress && windows > 0 ? (d: number, t: number) => opts.onProgress!(windows + ((total - windows) * (start + (shares[i] * d) / t)) / (shares[0] + shares[1]), total) : undefined;
   };
-  const grey = opts.greyNoise ?? isGreyFloat(img.data);
+  const grey = opts.greyNoise ?? isGreyRgb(img);
   const s = stageSigma(sigma, grey);
   let image = iterations > 0 ? runStage(runner, 'wiener', img, pilot, s, { iterations, stride: opts.wienerStride ?? DEFAULT_WIENER.stride }, stage(0)) : pilot;
   if (collab) image = collaborativeRefine(img, image, s, { runner, shifts: collabShifts, search: opts.collabSearch, onProgress: stage(1) });

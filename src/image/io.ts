@@ -50,8 +50,12 @@ function sharpReason(error: unknown): string {
   return msg.replace(/^Input (file|buffer) (contains|has) /, '');
 }
 
-/** Width and height of an image from its header (after EXIF rotation), without decoding it; checks the pixel limit. */
-export async function probeImage(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<{ width: number; height: number; format: string }> {
+/**
+ * Width and height of an image from its header (after EXIF rotation), without decoding it;
+ * checks the pixel limit. Also whether it has an alpha channel, and its bits per sample (16
+ * for 16-bit PNG or TIFF, else 8).
+ */
+export async function probeImage(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<{ width: number; height: number; format: string; hasAlpha: boolean; bits: 8 | 16 }> {
   if (typeof src === 'string') {
     const problem = fileProblem(src);
     if (problem) throw new ImageError(problem);
@@ -70,7 +74,7 @@ export async function probeImage(src: ImageSource, name = typeof src === 'string
   const limit = maxPixels();
   if (width * height > limit)
     throw new ImageError(`${name} is ${width}x${height} (${megapixels(width * height)}): larger than the limit of ${megapixels(limit)} (MAE_MAX_PIXELS)`);
-  return { width, height, format: meta.format ?? 'unknown' };
+  return { width, height, format: meta.format ?? 'unknown', hasAlpha: Boolean(meta.hasAlpha), bits: meta.depth === 'ushort' ? 16 : 8 };
 }
 
 /**
@@ -81,6 +85,11 @@ export async function probeImage(src: ImageSource, name = typeof src === 'string
  */
 export async function decodeImageSource(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<RgbImage> {
   await probeImage(src, name);
+  return decodeFlattened(src, name);
+}
+
+/** decodeImageSource's decoding, for a source already probed. */
+async function decodeFlattened(src: ImageSource, name: string): Promise<RgbImage> {
   try {
     const { data, info } = await sharp(src, { limitInputPixels: maxPixels() })
       .rotate()
@@ -102,44 +111,10 @@ export async function decodeImageSource(src: ImageSource, name = typeof src === 
  * null when every pixel is opaque (then `image` is exactly what decodeImageSource returns).
  */
 export async function decodeKeepingAlpha(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<{ image: RgbImage; alpha: Uint8Array | null }> {
-  await probeImage(src, name);
-  let meta: sharp.Metadata;
-  try {
-    meta = await sharp(src, { limitInputPixels: maxPixels() }).metadata();
-  } catch (error) {
-    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
-  }
-  if (!meta.hasAlpha) return { image: await decodeImageSource(src, name), alpha: null };
-  try {
-    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() }).rotate().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 4) throw new ImageError(`${name}: expected 4 channels after conversion, got ${info.channels}`);
-    const n = info.width * info.height;
-    const rgb = new Uint8Array(n * 3);
-    const alpha = new Uint8Array(n);
-    let opaque = true;
-    for (let i = 0; i < n; i++) {
-      rgb[i * 3] = data[i * 4];
-      rgb[i * 3 + 1] = data[i * 4 + 1];
-      rgb[i * 3 + 2] = data[i * 4 + 2];
-      alpha[i] = data[i * 4 + 3];
-      if (alpha[i] !== 255) opaque = false;
-    }
-    if (opaque) return { image: { width: info.width, height: info.height, data: rgb }, alpha: null };
-    return { image: { width: info.width, height: info.height, data: rgb }, alpha };
-  } catch (error) {
-    if (error instanceof ImageError) throw error;
-    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
-  }
-}
-
-/** Bits per sample of an image (16 for PNG or TIFF files with 16-bit samples, else 8), from its header. */
-export async function sampleBits(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<8 | 16> {
-  await probeImage(src, name);
-  try {
-    return (await sharp(src, { limitInputPixels: maxPixels() }).metadata()).depth === 'ushort' ? 16 : 8;
-  } catch (error) {
-    throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
-  }
+  if (!(await probeImage(src, name)).hasAlpha) return { image: await decodeFlattened(src, name), alpha: null };
+  const { width, height, rgb, alpha } = await decodeRgba(src, name, 8);
+  // At 8 bits decodeRgba's planes are bytes.
+  return { image: { width, height, data: rgb as Uint8Array }, alpha: alpha.every((a) => a === 255) ? null : (alpha as Uint8Array) };
 }
 
 /** An image decoded at 16 bits: RGB floats on the 0..255 scale (a 16-bit sample / 257), and its opacity at 16 bits or null. */
@@ -153,20 +128,31 @@ export interface DeepImage {
 /** Decodes an image keeping 16-bit samples (and transparency, as decodeKeepingAlpha does): EXIF orientation applied, sRGB. */
 export async function decodeDeep(src: ImageSource, name = typeof src === 'string' ? src : 'input'): Promise<DeepImage> {
   await probeImage(src, name);
+  const { width, height, rgb, alpha } = await decodeRgba(src, name, 16);
+  return { width, height, data: Float32Array.from(rgb, (v) => v / 257), alpha: alpha.every((a) => a === 65535) ? null : (alpha as Uint16Array) };
+}
+
+/** The colour and opacity planes of a probed source in sRGB at 8 or 16 bits (EXIF orientation applied; an opaque image gets alpha at full). */
+async function decodeRgba(src: ImageSource, name: string, bits: 8 | 16): Promise<{ width: number; height: number; rgb: Uint8Array | Uint16Array; alpha: Uint8Array | Uint16Array }> {
   try {
-    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() }).rotate().toColourspace('rgb16').ensureAlpha(1).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(src, { limitInputPixels: maxPixels() })
+      .rotate()
+      .toColourspace(bits === 16 ? 'rgb16' : 'srgb')
+      .ensureAlpha(1)
+      .raw({ depth: bits === 16 ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new ImageError(`${name}: expected 4 channels after conversion, got ${info.channels}`);
-    const v = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    const v = bits === 16 ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const n = info.width * info.height;
-    const rgb = new Float32Array(n * 3);
-    const alpha = new Uint16Array(n);
-    let opaque = true;
+    const rgb = bits === 16 ? new Uint16Array(n * 3) : new Uint8Array(n * 3);
+    const alpha = bits === 16 ? new Uint16Array(n) : new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = v[i * 4 + c] / 257;
+      rgb[i * 3] = v[i * 4];
+      rgb[i * 3 + 1] = v[i * 4 + 1];
+      rgb[i * 3 + 2] = v[i * 4 + 2];
       alpha[i] = v[i * 4 + 3];
-      if (alpha[i] !== 65535) opaque = false;
     }
-    return { width: info.width, height: info.height, data: rgb, alpha: opaque ? null : alpha };
+    return { width: info.width, height: info.height, rgb, alpha };
   } catch (error) {
     if (error instanceof ImageError) throw error;
     throw new ImageError(`cannot read image ${name}: ${sharpReason(error)}`);
@@ -225,8 +211,8 @@ const GREY_FORMATS = ['png', 'jpg', 'jpeg', 'tif', 'tiff'];
 /** Formats that store transparency (JPEG does not: its pixels are flattened onto white). */
 const ALPHA_FORMATS = ['png', 'webp', 'avif', 'tif', 'tiff'];
 
-/** Whether every pixel has R = G = B: a grey image, however it was stored. */
-export function isGreyRgb(img: RgbImage): boolean {
+/** Whether every pixel has R = G = B: a grey image, however it was stored (bytes or the model's floats). */
+export function isGreyRgb(img: { data: ArrayLike<number> }): boolean {
   const d = img.data;
   for (let i = 0; i < d.length; i += 3) if (d[i] !== d[i + 1] || d[i] !== d[i + 2]) return false;
   return true;
