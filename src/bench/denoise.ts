@@ -139,12 +139,11 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
       const t0 = performance.now();
       const out = collaborativeRefine(noisy, stages!.wiener, stageSigma(stages!.sigma, stages!.grey), { runner, ...opts });
       stages!.seconds[slot] = (performance.now() - t0) / 1000;
-      if (stages!.grey) makeGrey(out.data);
-      return toRgb(out);
+      return asOutput(out);
     },
     seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[slot],
   });
-  /** An intermediate stage's image as the command would return it (a grey image made exactly grey), leaving the stage as it is. */
+  /** A stage's image as the command would return it (a grey image made exactly grey), leaving the stage as it is. */
   const asOutput = (img: FloatImage) => {
     if (!stages!.grey) return toRgb(img);
     const copy = { ...img, data: Float32Array.from(img.data) };
@@ -170,9 +169,8 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
         const wiener = runStage(runner, 'wiener', noisy, r.image, s, DEFAULT_WIENER);
         const tWiener = lap();
         const out = collaborativeRefine(noisy, wiener, s, { runner });
-        if (r.grey) makeGrey(out.data);
         stages = { mae: r.image, wiener, sigma: r.sigma, grey: r.grey, seconds: [tMae, tWiener, lap()] };
-        return toRgb(out);
+        return asOutput(out);
       },
       seconds: () => stages!.seconds[0] + stages!.seconds[1] + stages!.seconds[2],
     },
@@ -183,11 +181,7 @@ export async function benchDenoise(o: DenoiseBenchOptions): Promise<DenoiseBench
     { name: () => 'mae alone (--wiener 0 --no-collab)', run: async () => asOutput(stages!.mae), seconds: () => stages!.seconds[0] },
     {
       name: () => 'classical only: collaborative stage, no model',
-      run: async (noisy) => {
-        const out = collaborativeRefine(noisy, noisy, stageSigma(stages!.sigma, stages!.grey), { fuse: 1, runner });
-        if (stages!.grey) makeGrey(out.data);
-        return toRgb(out);
-      },
+      run: async (noisy) => asOutput(collaborativeRefine(noisy, noisy, stageSigma(stages!.sigma, stages!.grey), { fuse: 1, runner })),
     },
     { name: (s) => `gaussian blur (sigma ${blurSigmaFor(s).toFixed(2)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.blur(blurSigmaFor(s))) },
     { name: (s) => `median filter (${medianSizeFor(s)}x${medianSizeFor(s)})`, run: (_n, n8, s) => viaSharp(n8, (x) => x.median(medianSizeFor(s))) },
